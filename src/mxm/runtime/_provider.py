@@ -1,0 +1,181 @@
+"""The provider type behind every piece of :class:`RuntimeContainer`.
+
+``Materialised`` is a thread-safe singleton that keeps dependency-injector's
+native fast path (a cached piece is returned by the compiled
+``ThreadSafeSingleton``) and adds the two properties a runtime needs:
+
+* **Override propagation.** Overriding a piece (``provider.override``,
+  ``container.override_providers``, constructor keyword arguments, or
+  ``container.override``) drops the cached instances of every piece that
+  depends on it, transitively, so they are rebuilt from the override on next
+  use, even if they were resolved before. Leaving the override drops them
+  again.
+* **Restoration.** Each piece memoises its builder by the identity of its
+  inputs, so after an override ends the rebuild finds the original inputs and
+  returns the *original objects*, not equal copies.
+
+All builds and all override changes take one process-wide re-entrant lock, so
+a context is always built from one consistent set of pieces (no torn context
+while another thread overrides) and concurrent first resolutions build once.
+A builder that raises caches nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dependency_injector import providers
+
+__all__ = ["BUILD_LOCK", "Materialised"]
+
+T = TypeVar("T")
+
+BUILD_LOCK = threading.RLock()
+"""Serialises builds and override changes of every runtime piece."""
+
+_MEMO_LIMIT = 8
+
+
+class _Memo[T]:
+    """A builder memoised by the identity of its inputs (one per provider)."""
+
+    __slots__ = ("builder", "entries")
+
+    def __init__(self, builder: Callable[..., T]) -> None:
+        self.builder = builder
+        self.entries: dict[tuple[int, ...], tuple[tuple[Any, ...], T]] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
+        inputs = (*args, *kwargs.values())
+        key = tuple(id(value) for value in inputs)
+        hit = self.entries.get(key)
+        if hit is not None:
+            return hit[1]
+        value = self.builder(*args, **kwargs)
+        if len(self.entries) >= _MEMO_LIMIT:
+            # Keep the first (original) entry; forget the oldest override.
+            oldest_override = next(iter(list(self.entries)[1:]), None)
+            if oldest_override is not None:
+                del self.entries[oldest_override]
+        # Holding the inputs keeps their ids unique while the entry lives.
+        self.entries[key] = (inputs, value)
+        return value
+
+    def __repr__(self) -> str:
+        name = getattr(self.builder, "__qualname__", None) or repr(self.builder)
+        return f"<memoised {name}>"
+
+
+class Materialised(providers.ThreadSafeSingleton[T]):
+    """Thread-safe singleton whose overrides reach its dependents.
+
+    Parameters
+    ----------
+    builder:
+        Pure function building the piece from the resolved dependencies.
+    *args, **kwargs:
+        Dependencies: providers (resolved on build) or plain values.
+    """
+
+    storage_lock = BUILD_LOCK
+
+    def __init__(self, builder: Callable[..., T] | None = None, *args: Any, **kwargs: Any) -> None:
+        self._dependents: list[Materialised[Any]] = []
+        self._memo: _Memo[T] | None = _Memo(builder) if builder is not None else None
+        super().__init__(self._memo, *args, **kwargs)
+
+    @property
+    def builder(self) -> Callable[..., T] | None:
+        """The function that builds this piece."""
+        return self._memo.builder if self._memo is not None else None
+
+    def rebind(self, builder: Callable[..., T], *args: Any, **kwargs: Any) -> None:
+        """Replace the builder and dependencies, dropping what was built."""
+        with BUILD_LOCK:
+            self._memo = _Memo(builder)
+            self.set_provides(self._memo)
+            self.set_args(*args)
+            self.set_kwargs(**kwargs)
+            self._drop()
+
+    # -- dependency bookkeeping --------------------------------------------
+
+    def _register(self, values: tuple[Any, ...]) -> None:
+        for value in values:
+            if isinstance(value, Materialised) and self not in value._dependents:
+                value._dependents.append(self)
+
+    def set_args(self, *args: Any) -> Materialised[T]:
+        super().set_args(*args)
+        self._register(args)
+        return self
+
+    def add_args(self, *args: Any) -> Materialised[T]:
+        super().add_args(*args)
+        self._register(args)
+        return self
+
+    def set_kwargs(self, **kwargs: Any) -> Materialised[T]:
+        super().set_kwargs(**kwargs)
+        self._register(tuple(kwargs.values()))
+        return self
+
+    def add_kwargs(self, **kwargs: Any) -> Materialised[T]:
+        super().add_kwargs(**kwargs)
+        self._register(tuple(kwargs.values()))
+        return self
+
+    @property
+    def dependents(self) -> tuple[Materialised[Any], ...]:
+        """Pieces built directly from this one."""
+        return tuple(self._dependents)
+
+    def _drop(self) -> None:
+        """Forget the cached instance here and in every dependent (memo kept)."""
+        providers.ThreadSafeSingleton.reset(self)
+        for dependent in self._dependents:
+            dependent._drop()
+
+    # -- overriding ---------------------------------------------------------
+
+    def override(self, provider: Any) -> Any:
+        with BUILD_LOCK:
+            context = super().override(provider)
+            for dependent in self._dependents:
+                dependent._drop()
+        return context
+
+    def reset_last_overriding(self) -> None:
+        with BUILD_LOCK:
+            super().reset_last_overriding()
+            for dependent in self._dependents:
+                dependent._drop()
+
+    def reset_override(self) -> None:
+        with BUILD_LOCK:
+            super().reset_override()
+            for dependent in self._dependents:
+                dependent._drop()
+
+    def reset(self) -> Any:
+        """Forget this piece entirely (memo included) and drop its dependents."""
+        with BUILD_LOCK:
+            if self._memo is not None:
+                self._memo.entries.clear()
+            self._drop()
+            return providers.SingletonResetContext(self)
+
+    # -- copying (container instantiation deep-copies its providers) ---------
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Materialised[T]:
+        copied = memo.get(id(self))
+        if copied is not None:
+            return copied  # type: ignore[no-any-return]
+        copied = type(self)(self.builder)
+        memo[id(self)] = copied
+        copied.set_args(*providers.deepcopy(self.args, memo))
+        copied.set_kwargs(**providers.deepcopy(self.kwargs, memo))
+        self._copy_overridings(copied, memo)
+        return copied  # type: ignore[no-any-return]

@@ -1,0 +1,126 @@
+"""RuntimeContainer: the wiring diagram of a runtime, and nothing else.
+
+::
+
+    settings ─┬─► identity ──┬─► config ─┬─► secrets ───┐
+              └─► store_root ┘           ├─► db_configs ├─► context
+                                         └─► paths ─────┤
+                  identity ─────────────────► runtime ──┘
+
+Every provider is a thread-safe singleton (:class:`Materialised`) whose
+builder is a function from :mod:`mxm.runtime.materialise`,
+:mod:`mxm.runtime.store` or :mod:`mxm.runtime.settings`. Overriding any
+provider is seen by everything resolved after it that depends on it (cached
+dependents are rebuilt), and leaving the override restores the original
+objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers
+
+from mxm.config import MXMConfig
+from mxm.runtime._provider import Materialised
+from mxm.runtime.context import RuntimeContext, RuntimeMetadata, RuntimePaths
+from mxm.runtime.identity import validate_runtime_identity_shape
+from mxm.runtime.materialise import (
+    materialise_db_configs,
+    materialise_metadata,
+    materialise_paths,
+    materialise_secrets,
+)
+from mxm.runtime.settings import (
+    RuntimeSettings,
+    identity_from_settings,
+    store_root_from_settings,
+)
+from mxm.runtime.store import default_store_root, load_runtime_config
+from mxm.secrets import SecretsApi
+from mxm.types import RuntimeIdentity
+
+__all__ = ["PROVIDER_NAMES", "RuntimeContainer"]
+
+PROVIDER_NAMES: tuple[str, ...] = (
+    "settings",
+    "identity",
+    "store_root",
+    "config",
+    "secrets",
+    "db_configs",
+    "paths",
+    "runtime",
+    "context",
+)
+"""The providers of :class:`RuntimeContainer`, in dependency order."""
+
+
+def _constant[T](value: T) -> Any:
+    def provide() -> T:
+        return value
+
+    provide.__qualname__ = f"constant({type(value).__name__})"
+    return provide
+
+
+class RuntimeContainer(containers.DeclarativeContainer):
+    """Declarative dependency-injection container of one MXM runtime.
+
+    ``RuntimeContainer()`` reads :class:`RuntimeSettings` (``MXM_*``, ``.env``)
+    lazily, on first resolution; :meth:`from_identity` builds one for an
+    explicit identity. Resolve ``container.context()`` or any piece.
+
+    Errors are raised when a piece is first resolved: see
+    :func:`mxm.runtime.build_runtime_context` for the list.
+    """
+
+    settings = Materialised[RuntimeSettings](RuntimeSettings)
+    identity = Materialised[RuntimeIdentity](identity_from_settings, settings=settings)
+    store_root = Materialised[Path](store_root_from_settings, settings=settings)
+    config = Materialised[MXMConfig](load_runtime_config, identity=identity, store_root=store_root)
+    secrets = Materialised[SecretsApi](
+        materialise_secrets, config, identity=identity, store_root=store_root
+    )
+    db_configs = Materialised[MXMConfig](
+        materialise_db_configs, config, identity=identity, store_root=store_root
+    )
+    paths = Materialised[RuntimePaths](
+        materialise_paths, config, identity=identity, store_root=store_root
+    )
+    runtime = Materialised[RuntimeMetadata](materialise_metadata, identity)
+    context = Materialised[RuntimeContext](
+        RuntimeContext,
+        identity=identity,
+        config=config,
+        secrets=secrets,
+        db_configs=db_configs,
+        paths=paths,
+        runtime=runtime,
+    )
+
+    @classmethod
+    def from_identity(
+        cls, identity: RuntimeIdentity, *, store_root: Path | None = None
+    ) -> RuntimeContainer:
+        """Return a container for an explicit identity (settings are not read).
+
+        Parameters
+        ----------
+        identity:
+            The identity to build for; validated now.
+        store_root:
+            Configuration store root; ``~/mxm-config-store`` when omitted.
+
+        Raises
+        ------
+        RuntimeIdentityError
+            If the identity is invalid.
+        """
+        validate_runtime_identity_shape(identity)
+        root = store_root.expanduser() if store_root is not None else default_store_root()
+        container = cls()
+        container.identity.rebind(_constant(identity))
+        container.store_root.rebind(_constant(root))
+        return container

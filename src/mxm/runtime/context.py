@@ -1,0 +1,57 @@
+"""The objects a runtime hands to application code.
+
+:class:`RuntimeContext` is frozen and holds references only: the identity, the
+read-only configuration, the configured :class:`~mxm.secrets.SecretsApi`
+(which resolves secrets on demand and holds no secret value), the database
+views, the materialised paths and metadata about the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mxm.config import MXMConfig
+from mxm.secrets import SecretsApi
+from mxm.types import RuntimeIdentity
+
+__all__ = ["RuntimeContext", "RuntimeMetadata", "RuntimePaths"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimePaths:
+    """Resolved filesystem locations of this runtime (``~`` expanded)."""
+
+    data_root: Path
+    artifact_root: Path
+    export_root: Path
+    log_root: Path
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeMetadata:
+    """Facts about the process and the substrate it runs on.
+
+    ``substrate`` and ``is_container`` are the 0.1.2 fields; every other field
+    has a default so that code constructing the 0.1.2 shape keeps working.
+    """
+
+    substrate: str
+    is_container: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeContext:
+    """Materialised operational context of an MXM runtime.
+
+    ``build_runtime_context`` and ``RuntimeContainer.context`` fill every
+    field; the optional fields default to ``None`` only for code that builds
+    contexts by hand (0.1.2 compatibility).
+    """
+
+    identity: RuntimeIdentity
+    config: MXMConfig
+    secrets: SecretsApi | None = None
+    db_configs: MXMConfig | None = None
+    paths: RuntimePaths | None = None
+    runtime: RuntimeMetadata | None = None
