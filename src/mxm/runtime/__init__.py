@@ -6,6 +6,8 @@ its SecretsApi through mxm-secrets, materialises paths, database views and
 runtime metadata, and returns one :class:`RuntimeContext`.
 """
 
+from mxm.types import RuntimeIdentity
+
 from mxm.runtime.attestation import attest_runtime_identity
 from mxm.runtime.build import build_runtime_context
 from mxm.runtime.container import RuntimeContainer
@@ -26,7 +28,6 @@ from mxm.runtime.errors import (
 )
 from mxm.runtime.identity import build_runtime_identity, validate_runtime_identity_shape
 from mxm.runtime.settings import RuntimeSettings
-from mxm.types import RuntimeIdentity
 
 __version__ = "0.2.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "RuntimeMetadata",
     "RuntimePaths",
     "RuntimeSettings",
+    "RuntimeSettingsError",
     "SecretsConfigError",
     "__version__",
     "attest_runtime_identity",

@@ -134,7 +134,7 @@ class Materialised(providers.ThreadSafeSingleton[T]):
 
     def _drop(self) -> None:
         """Forget the cached instance here and in every dependent (memo kept)."""
-        providers.ThreadSafeSingleton.reset(self)
+        providers.ThreadSafeSingleton.reset(self)  # pyright: ignore[reportUnknownMemberType]
         for dependent in self._dependents:
             dependent._drop()
 
@@ -142,7 +142,7 @@ class Materialised(providers.ThreadSafeSingleton[T]):
 
     def override(self, provider: Any) -> Any:
         with BUILD_LOCK:
-            context = super().override(provider)
+            context: Any = super().override(provider)  # pyright: ignore[reportUnknownMemberType]
             for dependent in self._dependents:
                 dependent._drop()
         return context
@@ -169,7 +169,8 @@ class Materialised(providers.ThreadSafeSingleton[T]):
 
     # -- copying (container instantiation deep-copies its providers) ---------
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Materialised[T]:
+    def __deepcopy__(self, memo: dict[Any, Any] | None) -> Materialised[T]:
+        memo = {} if memo is None else memo
         copied = memo.get(id(self))
         if copied is not None:
             return copied  # type: ignore[no-any-return]
@@ -177,5 +178,5 @@ class Materialised(providers.ThreadSafeSingleton[T]):
         memo[id(self)] = copied
         copied.set_args(*providers.deepcopy(self.args, memo))
         copied.set_kwargs(**providers.deepcopy(self.kwargs, memo))
-        self._copy_overridings(copied, memo)
-        return copied  # type: ignore[no-any-return]
+        self._copy_overridings(copied, memo)  # pyright: ignore[reportUnknownMemberType]
+        return copied

@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers
-
 from mxm.config import MXMConfig
+from mxm.secrets import SecretsApi
+from mxm.types import RuntimeIdentity
+
 from mxm.runtime._provider import Materialised
 from mxm.runtime.context import RuntimeContext, RuntimeMetadata, RuntimePaths
+from mxm.runtime.discovery import RuntimeDiscovery, discover_runtime
 from mxm.runtime.identity import validate_runtime_identity_shape
 from mxm.runtime.materialise import (
     materialise_db_configs,
@@ -38,8 +41,6 @@ from mxm.runtime.settings import (
     store_root_from_settings,
 )
 from mxm.runtime.store import default_store_root, load_runtime_config
-from mxm.secrets import SecretsApi
-from mxm.types import RuntimeIdentity
 
 __all__ = ["PROVIDER_NAMES", "RuntimeContainer"]
 
@@ -57,8 +58,8 @@ PROVIDER_NAMES: tuple[str, ...] = (
 """The providers of :class:`RuntimeContainer`, in dependency order."""
 
 
-def _constant[T](value: T) -> Any:
-    def provide() -> T:
+def _constant(value: object) -> Any:
+    def provide() -> object:
         return value
 
     provide.__qualname__ = f"constant({type(value).__name__})"
@@ -89,7 +90,9 @@ class RuntimeContainer(containers.DeclarativeContainer):
     paths = Materialised[RuntimePaths](
         materialise_paths, config, identity=identity, store_root=store_root
     )
-    runtime = Materialised[RuntimeMetadata](materialise_metadata, identity)
+    runtime = Materialised[RuntimeMetadata](
+        materialise_metadata, identity, Materialised[RuntimeDiscovery](discover_runtime)
+    )
     context = Materialised[RuntimeContext](
         RuntimeContext,
         identity=identity,
