@@ -15,6 +15,8 @@ from mxm.config import MXMConfig
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
 
+from mxm.runtime.discovery import RuntimeDiscovery
+
 __all__ = ["RuntimeContext", "RuntimeMetadata", "RuntimePaths"]
 
 
@@ -38,6 +40,22 @@ class RuntimeMetadata:
 
     substrate: str
     is_container: bool
+    hostname: str = ""
+    """Raw hostname of the process (a container id inside most containers)."""
+    pid: int = 0
+    """Process id."""
+    python_version: str = ""
+    """``platform.python_version()``."""
+    platform: str = ""
+    """``platform.platform()``."""
+    discovered_substrate: str | None = None
+    """What discovery found, which may differ from the declared ``substrate``."""
+    evidence: RuntimeDiscovery | None = None
+    """Discovery evidence: which probes fired, what they saw, unreadable files."""
+    ci: str | None = None
+    """CI hint: ``github-actions``, ``gitlab-ci``, ``ci`` or ``None`` (never a substrate)."""
+    orchestrators: tuple[str, ...] = ()
+    """Worker hints: ``prefect``, ``ray``, ``dask`` (never substrates)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,22 @@ The rules are checked one by one so that an error names the rule broken.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from mxm.types import RuntimeIdentity
 
 from mxm.runtime.discovery import discover_machine, discover_substrate
-from mxm.runtime.errors import RuntimeIdentityError
-from mxm.types import RuntimeIdentity
+from mxm.runtime.errors import RuntimeIdentityError, RuntimeSettingsError
 
 __all__ = [
     "IDENTITY_FIELDS",
     "MAX_IDENTITY_VALUE_LENGTH",
+    "IDENTITY_ENV_VARS",
     "build_runtime_identity",
     "identity_field_problem",
+    "identity_from_env",
+    "identity_to_env",
     "validate_runtime_identity_shape",
 ]
 
@@ -138,3 +144,87 @@ def build_runtime_identity(
     )
     validate_runtime_identity_shape(identity)
     return identity
+
+
+IDENTITY_ENV_VARS: dict[str, str] = {name: f"MXM_{name.upper()}" for name in IDENTITY_FIELDS}
+"""Identity field -> the ``MXM_*`` variable that carries it."""
+
+
+def identity_to_env(
+    identity: RuntimeIdentity, *, store_root: Path | None = None
+) -> dict[str, str]:
+    """Return the ``MXM_*`` variables that rebuild ``identity`` in another process.
+
+    All five fields are exported (``MXM_APP``, ``MXM_ENVIRONMENT``,
+    ``MXM_MACHINE``, ``MXM_SUBSTRATE``, ``MXM_ROLE``), so the child does not
+    re-discover machine or substrate. Merge the result into a child's
+    environment (``subprocess``, a spawn pool initializer, a Prefect job
+    variable ``env``, a Kubernetes container ``env``); ``RuntimeContainer()``
+    or :func:`identity_from_env` there rebuilds an equal identity.
+
+    Parameters
+    ----------
+    identity:
+        The identity to export; validated first.
+    store_root:
+        Also export ``MXM_CONFIG_STORE_ROOT`` (``~`` expanded) when given.
+
+    Returns
+    -------
+    dict[str, str]
+        A new dictionary of variable names to values.
+
+    Raises
+    ------
+    RuntimeIdentityError
+        If the identity is invalid (an invalid identity is never exported).
+    """
+    validate_runtime_identity_shape(identity)
+    env = {variable: getattr(identity, name) for name, variable in IDENTITY_ENV_VARS.items()}
+    if store_root is not None:
+        env["MXM_CONFIG_STORE_ROOT"] = str(store_root.expanduser())
+    return env
+
+
+def identity_from_env(environ: Mapping[str, str]) -> RuntimeIdentity:
+    """Rebuild the identity :func:`identity_to_env` exported (the reverse).
+
+    Strict: all five ``MXM_*`` identity variables must be present and
+    non-empty; nothing is discovered. For the lenient, discovering path use
+    :class:`mxm.runtime.RuntimeSettings` / ``RuntimeContainer()``.
+
+    Parameters
+    ----------
+    environ:
+        The environment mapping (for example ``os.environ``).
+
+    Returns
+    -------
+    RuntimeIdentity
+        A validated identity.
+
+    Raises
+    ------
+    RuntimeSettingsError
+        (``ValueError``) listing every missing ``MXM_*`` identity variable.
+    RuntimeIdentityError
+        (``ValueError``) naming every variable whose value breaks a rule.
+    """
+    missing = [variable for variable in IDENTITY_ENV_VARS.values() if not environ.get(variable)]
+    if missing:
+        raise RuntimeSettingsError(
+            "Runtime identity variables are missing: " + ", ".join(missing),
+            hint="export every variable identity_to_env() returns into the child's environment",
+        )
+    values = {name: environ[variable] for name, variable in IDENTITY_ENV_VARS.items()}
+    problems = [
+        f"{IDENTITY_ENV_VARS[name]} {problem}"
+        for name in IDENTITY_FIELDS
+        if (problem := identity_field_problem(values[name])) is not None
+    ]
+    if problems:
+        raise RuntimeIdentityError(
+            "Runtime identity variables are invalid: " + "; ".join(problems),
+            hint="use 1-128 characters of letters, digits, '-', '_' or '.'",
+        )
+    return RuntimeIdentity(**values)

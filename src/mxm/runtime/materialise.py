@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from mxm.config import MXMConfig, make_view, to_config_data
-from mxm.runtime.context import RuntimeMetadata, RuntimePaths
-from mxm.runtime.errors import ConfigSectionError, ConfigValueError, SecretsConfigError
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
+
+from mxm.runtime.context import RuntimeMetadata, RuntimePaths
+from mxm.runtime.discovery import CONTAINER_SUBSTRATES, HOST_SUBSTRATES, RuntimeDiscovery
+from mxm.runtime.errors import ConfigSectionError, ConfigValueError, SecretsConfigError
 
 __all__ = [
     "PATH_KEYS",
@@ -194,10 +196,50 @@ def materialise_db_configs(
     return config_section(config, "mxm_databases", identity=identity, store_root=store_root)
 
 
-def materialise_metadata(identity: RuntimeIdentity) -> RuntimeMetadata:
-    """Describe the substrate this identity runs on."""
-    return RuntimeMetadata(
-        substrate=identity.substrate,
-        is_container=identity.substrate not in _HOST_SUBSTRATES,
-    )
+def materialise_metadata(
+    identity: RuntimeIdentity, discovery: RuntimeDiscovery | None = None
+) -> RuntimeMetadata:
+    """Describe the process and the substrate this identity runs on.
 
+    Pure: the discovery result is an input (``RuntimeContainer`` passes
+    :func:`mxm.runtime.discovery.discover_runtime`'s result).
+
+    Parameters
+    ----------
+    identity:
+        The runtime identity; ``substrate`` is its declared substrate.
+    discovery:
+        What discovery found, with evidence; ``None`` gives the 0.1.2 shape
+        (substrate and is_container only).
+
+    Returns
+    -------
+    RuntimeMetadata
+        ``is_container`` follows the declared substrate when it is a known
+        identifier, else what discovery found.
+
+    Raises
+    ------
+    Nothing
+    """
+    substrate = identity.substrate
+    if substrate in CONTAINER_SUBSTRATES or substrate in HOST_SUBSTRATES:
+        is_container = substrate in CONTAINER_SUBSTRATES
+    elif discovery is not None:
+        is_container = discovery.substrate.is_container
+    else:
+        is_container = substrate not in _HOST_SUBSTRATES
+    if discovery is None:
+        return RuntimeMetadata(substrate=substrate, is_container=is_container)
+    return RuntimeMetadata(
+        substrate=substrate,
+        is_container=is_container,
+        hostname=discovery.hostname,
+        pid=discovery.pid,
+        python_version=discovery.python_version,
+        platform=discovery.platform,
+        discovered_substrate=discovery.substrate.substrate,
+        evidence=discovery,
+        ci=discovery.ci,
+        orchestrators=discovery.orchestrators,
+    )
