@@ -26,7 +26,12 @@ from mxm.runtime.errors import (
     RuntimeSettingsError,
     SecretsConfigError,
 )
-from mxm.runtime.identity import build_runtime_identity, validate_runtime_identity_shape
+from mxm.runtime.identity import (
+    build_runtime_identity,
+    identity_from_env,
+    identity_to_env,
+    validate_runtime_identity_shape,
+)
 from mxm.runtime.settings import RuntimeSettings
 
 __version__ = "0.2.0"
@@ -53,6 +58,8 @@ __all__ = [
     "attest_runtime_identity",
     "build_runtime_context",
     "build_runtime_identity",
+    "identity_from_env",
+    "identity_to_env",
     "discover_machine",
     "discover_substrate",
     "validate_runtime_identity_shape",
