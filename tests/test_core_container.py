@@ -81,6 +81,12 @@ def test_from_identity_validates_the_identity(store: Path) -> None:
         RuntimeContainer.from_identity(bad, store_root=store)
 
 
+def test_instances_are_runtime_containers(container: RuntimeContainer) -> None:
+    assert isinstance(container, RuntimeContainer)
+    assert isinstance(RuntimeContainer(), RuntimeContainer)
+    assert not isinstance(object(), RuntimeContainer)
+
+
 def test_context_pieces_are_the_container_singletons(container: RuntimeContainer) -> None:
     ctx = container.context()
     assert container.context() is ctx

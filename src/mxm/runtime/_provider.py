@@ -142,7 +142,7 @@ class Materialised(providers.ThreadSafeSingleton[T]):
 
     def override(self, provider: Any) -> Any:
         with BUILD_LOCK:
-            context: Any = super().override(provider)  # pyright: ignore[reportUnknownMemberType]
+            context: Any = super().override(provider)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             for dependent in self._dependents:
                 dependent._drop()
         return context

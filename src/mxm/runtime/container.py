@@ -66,7 +66,24 @@ def _constant(value: object) -> Any:
     return provide
 
 
-class RuntimeContainer(containers.DeclarativeContainer):
+_DeclarativeMeta: Any = type(containers.DeclarativeContainer)
+
+
+class _RuntimeContainerMeta(_DeclarativeMeta):  # type: ignore[misc]
+    """Lets ``isinstance(RuntimeContainer(), RuntimeContainer)`` hold.
+
+    dependency-injector instantiates a declarative container as a
+    ``DynamicContainer`` copy whose ``declarative_parent`` is the class.
+    """
+
+    def __instancecheck__(self, instance: object) -> bool:
+        parent = getattr(instance, "declarative_parent", None)
+        if isinstance(parent, type) and issubclass(parent, self):
+            return True
+        return type.__instancecheck__(self, instance)
+
+
+class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContainerMeta):
     """Declarative dependency-injection container of one MXM runtime.
 
     ``RuntimeContainer()`` reads :class:`RuntimeSettings` (``MXM_*``, ``.env``)
