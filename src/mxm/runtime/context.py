@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mxm.config import MXMConfig
+from mxm.runtime.databases import DatabaseViews
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
 
@@ -70,6 +71,6 @@ class RuntimeContext:
     identity: RuntimeIdentity
     config: MXMConfig
     secrets: SecretsApi | None = None
-    db_configs: MXMConfig | None = None
+    db_configs: DatabaseViews | None = None
     paths: RuntimePaths | None = None
     runtime: RuntimeMetadata | None = None

@@ -29,6 +29,11 @@ Error types
     A value has the wrong type (``mxm_paths.data_root`` is not a string...).
 ``SecretsConfigError`` (``ValueError``)
     ``mxm_secrets`` fails mxm-secrets validation.
+``DatabaseCredentialsError`` (``RuntimeError``)
+    A database view's password cannot be obtained through the SecretsApi.
+``DatabaseConnectionError`` (``ConnectionError``)
+    Connecting to a database view failed; ``DatabaseAuthenticationError``
+    (a subclass) when the server rejected the credentials.
 
 No secret value is ever placed in an error message: messages carry names,
 paths of configuration files and configuration keys only.
@@ -48,6 +53,9 @@ __all__ = [
     "ConfigSelectorError",
     "ConfigStoreNotFoundError",
     "ConfigValueError",
+    "DatabaseAuthenticationError",
+    "DatabaseConnectionError",
+    "DatabaseCredentialsError",
     "MXMRuntimeError",
     "RuntimeIdentityAttestationError",
     "RuntimeIdentityError",
@@ -203,3 +211,26 @@ class ConfigValueError(MXMRuntimeError, TypeError):
 
 class SecretsConfigError(MXMRuntimeError, ValueError):
     """Raised when the ``mxm_secrets`` section fails mxm-secrets validation."""
+
+
+class DatabaseCredentialsError(MXMRuntimeError, RuntimeError):
+    """Raised when a database view's password cannot be obtained.
+
+    The reference is unknown, the identity's role may not read it, or the
+    secret store returned nothing. ``key`` is ``mxm_databases.<view>.password_ref``.
+    """
+
+
+class DatabaseConnectionError(MXMRuntimeError, ConnectionError):
+    """Raised when connecting to a database view fails.
+
+    ``key`` is ``mxm_databases.<view>``; the message names the view, host,
+    port, database and user, never the password.
+    """
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DatabaseAuthenticationError(DatabaseConnectionError):
+    """Raised when the database server rejects a view's user or password."""

@@ -19,6 +19,7 @@ from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
 
 from mxm.runtime.context import RuntimeMetadata, RuntimePaths
+from mxm.runtime.databases import DatabaseViews, parse_database_views
 from mxm.runtime.discovery import CONTAINER_SUBSTRATES, HOST_SUBSTRATES, RuntimeDiscovery
 from mxm.runtime.errors import ConfigSectionError, ConfigValueError, SecretsConfigError
 
@@ -183,17 +184,25 @@ def materialise_db_configs(
     *,
     identity: RuntimeIdentity | None = None,
     store_root: Path | None = None,
-) -> MXMConfig:
-    """Return the read-only ``mxm_databases`` view (attribute and item access).
+) -> DatabaseViews:
+    """Validate ``mxm_databases`` and return its typed, read-only views.
+
+    The result keeps 0.1.2 attribute and item access
+    (``views.operational_state.host``, ``views["operational_state"]["host"]``);
+    ``views.source`` is the untyped read-only view. See
+    :mod:`mxm.runtime.databases`.
 
     Raises
     ------
     ConfigSectionError
-        (``KeyError``) ``mxm_databases`` is missing.
+        (``KeyError``) ``mxm_databases`` or a required key of an entry is
+        missing (named, e.g. ``mxm_databases.operational_state.host``), or a
+        ``password_ref`` names no entry of ``mxm_secrets.refs``.
     ConfigValueError
-        (``TypeError``) it is not a mapping.
+        (``TypeError``) a section or value has the wrong type (a non-integer
+        ``port``) or a driver is unknown.
     """
-    return config_section(config, "mxm_databases", identity=identity, store_root=store_root)
+    return parse_database_views(config, identity=identity, store_root=store_root)
 
 
 def materialise_metadata(
