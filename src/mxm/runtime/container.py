@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dependency_injector import containers
+from dependency_injector import containers, providers
 from mxm.config import MXMConfig
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
@@ -38,6 +38,7 @@ from mxm.runtime.materialise import (
 from mxm.runtime.settings import (
     RuntimeSettings,
     identity_from_settings,
+    max_yaml_nodes_from_settings,
     store_root_from_settings,
 )
 from mxm.runtime.store import default_store_root, load_runtime_config
@@ -97,7 +98,12 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
     settings = Materialised[RuntimeSettings](RuntimeSettings)
     identity = Materialised[RuntimeIdentity](identity_from_settings, settings=settings)
     store_root = Materialised[Path](store_root_from_settings, settings=settings)
-    config = Materialised[MXMConfig](load_runtime_config, identity=identity, store_root=store_root)
+    config = Materialised[MXMConfig](
+        load_runtime_config,
+        identity=identity,
+        store_root=store_root,
+        max_yaml_nodes=providers.Callable(max_yaml_nodes_from_settings, settings.provider),
+    )
     secrets = Materialised[SecretsApi](
         materialise_secrets, config, identity=identity, store_root=store_root
     )
@@ -122,7 +128,11 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
 
     @classmethod
     def from_identity(
-        cls, identity: RuntimeIdentity, *, store_root: Path | None = None
+        cls,
+        identity: RuntimeIdentity,
+        *,
+        store_root: Path | None = None,
+        max_yaml_nodes: int | None = None,
     ) -> RuntimeContainer:
         """Return a container for an explicit identity (settings are not read).
 
@@ -132,6 +142,10 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
             The identity to build for; validated now.
         store_root:
             Configuration store root; ``~/mxm-config-store`` when omitted.
+        max_yaml_nodes:
+            YAML nodes allowed per store file (default: OmegaConf's 10,000);
+            raise it only for a trusted store (see
+            :func:`mxm.runtime.store.load_runtime_config`).
 
         Raises
         ------
@@ -143,4 +157,5 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
         container = cls()
         container.identity.rebind(_constant(identity))
         container.store_root.rebind(_constant(root))
+        container.config.add_kwargs(max_yaml_nodes=max_yaml_nodes)
         return container

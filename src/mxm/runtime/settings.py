@@ -12,6 +12,8 @@ variable                    meaning
 ``MXM_MACHINE``             machine selector (discovered when unset)
 ``MXM_SUBSTRATE``           substrate (discovered when unset)
 ``MXM_CONFIG_STORE_ROOT``   store root (default ``~/mxm-config-store``)
+``MXM_CONFIG_MAX_YAML_NODES`` YAML nodes allowed per store file (default:
+                            OmegaConf's 10,000); raise only for trusted stores
 ``MXM_NODE_NAME``           Kubernetes node name (discovery only; set it
                             from ``spec.nodeName`` with the Downward API)
 ==========================  =========================================
@@ -21,6 +23,7 @@ Empty variables count as unset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,13 @@ from mxm.runtime.errors import RuntimeSettingsError
 from mxm.runtime.identity import build_runtime_identity, identity_field_problem
 from mxm.runtime.store import default_store_root
 
-__all__ = ["ENV_PREFIX", "RuntimeSettings", "identity_from_settings", "store_root_from_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "RuntimeSettings",
+    "identity_from_settings",
+    "max_yaml_nodes_from_settings",
+    "store_root_from_settings",
+]
 
 ENV_PREFIX = "MXM_"
 
@@ -69,6 +78,7 @@ class RuntimeSettings(BaseSettings):
     machine: str | None = None
     substrate: str | None = None
     config_store_root: Path = Field(default_factory=default_store_root)
+    config_max_yaml_nodes: int | None = Field(default=None, gt=0)
 
     @field_validator("app", "environment", "role", "machine", "substrate")
     @classmethod
@@ -142,6 +152,20 @@ def identity_from_settings(settings: RuntimeSettings) -> RuntimeIdentity:
         machine=settings.machine,
         substrate=settings.substrate,
     )
+
+
+def max_yaml_nodes_from_settings(settings: Callable[[], RuntimeSettings]) -> int | None:
+    """Return ``MXM_CONFIG_MAX_YAML_NODES`` when the settings can be read, else ``None``.
+
+    ``settings`` is the settings provider itself, called lazily: a container
+    whose identity and store root are given directly does not need settings
+    at all, so unreadable settings mean "no override" here (they are
+    reported by the ``identity`` provider when it does read them).
+    """
+    try:
+        return settings().config_max_yaml_nodes
+    except RuntimeSettingsError:
+        return None
 
 
 def store_root_from_settings(settings: RuntimeSettings) -> Path:

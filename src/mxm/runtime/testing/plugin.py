@@ -47,9 +47,10 @@ from mxm.types import RuntimeIdentity
 from mxm.runtime.container import PROVIDER_NAMES, RuntimeContainer
 from mxm.runtime.context import RuntimeContext
 from mxm.runtime.materialise import materialise_metadata
+from mxm.runtime.testing.gopass import gopass_store as gopass_store  # real gopass fixtures
+from mxm.runtime.testing.gopass import gpg_test_key as gpg_test_key
 from mxm.runtime.testing.secrets import StaticSecretsApi, static_secrets_from_config
 from mxm.runtime.testing.store import TEST_PRINCIPAL, minimal_runtime_config, write_config_store
-from mxm.runtime.testing.gopass import gopass_store as gopass_store, gpg_test_key as gpg_test_key
 
 __all__ = [
     "TEST_APP",
