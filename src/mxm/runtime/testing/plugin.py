@@ -64,6 +64,7 @@ __all__ = [
     "mxm_secrets",
     "mxm_store_factory",
     "mxm_store_root",
+    "prepare_test_container",
 ]
 
 TEST_APP = "mxm-test-app"
