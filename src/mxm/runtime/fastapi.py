@@ -58,7 +58,7 @@ import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -71,6 +71,7 @@ from starlette.routing import BaseRoute
 
 from mxm.runtime.container import RuntimeContainer
 from mxm.runtime.context import RuntimeContext, RuntimePaths
+from mxm.runtime.databases import DatabaseView, DatabaseViews
 from mxm.runtime.errors import ConfigSectionError, MXMRuntimeError
 
 __all__ = [
@@ -244,8 +245,8 @@ ConfigDep = Annotated[MXMConfig, Depends(get_config)]
 """The read-only merged configuration of the running app."""
 
 
-def _missing_view(name: str, views: MXMConfig) -> ConfigSectionError:
-    available = ", ".join(sorted(str(key) for key in views.keys())) or "none"  # noqa: SIM118
+def _missing_view(name: str, views: DatabaseViews) -> ConfigSectionError:
+    available = ", ".join(sorted(views)) or "none"
     return ConfigSectionError(
         f"Database view {name!r} is not configured under mxm_databases",
         key=f"mxm_databases.{name}",
@@ -253,21 +254,20 @@ def _missing_view(name: str, views: MXMConfig) -> ConfigSectionError:
     )
 
 
-def _view(container: RuntimeContainer, name: str) -> MXMConfig:
+def _view(container: RuntimeContainer, name: str) -> DatabaseView:
     views = container.db_configs()
     try:
-        view: MXMConfig = views[name]
+        return views[name]
     except KeyError:
         raise _missing_view(name, views) from None
-    return view
 
 
-def database_view(name: str) -> Callable[[Request], Awaitable[MXMConfig]]:
-    """Return a dependency resolving the database view ``mxm_databases.<name>``.
+def database_view(name: str) -> Callable[[Request], Awaitable[DatabaseView]]:
+    """Return a dependency resolving the typed database view ``mxm_databases.<name>``.
 
     Use it in a type alias::
 
-        OperationalDB = Annotated[MXMConfig, Depends(database_view("operational_state"))]
+        OperationalDB = Annotated[DatabaseView, Depends(database_view("operational_state"))]
 
     :func:`runtime_lifespan` checks at start-up that every view the app's
     routes depend on is configured.
@@ -285,7 +285,7 @@ def database_view(name: str) -> Callable[[Request], Awaitable[MXMConfig]]:
         missing, and :class:`RuntimeNotStartedError` without the lifespan.
     """
 
-    async def dependency(request: Request) -> MXMConfig:
+    async def dependency(request: Request) -> DatabaseView:
         return _view(_container(request), name)
 
     dependency.__name__ = dependency.__qualname__ = f"database_view_{name}"
@@ -335,7 +335,7 @@ class RuntimeDeps:
         """Dependency: ``container.config()``."""
         return self.container.config()
 
-    def database(self, name: str) -> Callable[[], Awaitable[MXMConfig]]:
+    def database(self, name: str) -> Callable[[], Awaitable[DatabaseView]]:
         """Return a dependency resolving ``mxm_databases.<name>`` of this container.
 
         The dependency raises :class:`ConfigSectionError` (``KeyError``)
@@ -343,7 +343,7 @@ class RuntimeDeps:
         """
         container = self.container
 
-        async def dependency() -> MXMConfig:
+        async def dependency() -> DatabaseView:
             return _view(container, name)
 
         dependency.__name__ = dependency.__qualname__ = f"database_view_{name}"
@@ -354,10 +354,25 @@ class RuntimeDeps:
 # -- lifespan -----------------------------------------------------------------
 
 
+def _route_dependants(routes: Iterable[BaseRoute]) -> list[Any]:
+    """The dependency trees of ``routes``, included routers expanded."""
+    dependants: list[Any] = []
+    for route in routes:
+        # FastAPI >= 0.16x keeps included routers as one route that expands lazily.
+        contexts: Callable[[], Iterable[Any]] | None = getattr(
+            route, "effective_route_contexts", None
+        )
+        if contexts is not None:
+            dependants.extend(getattr(context, "dependant", None) for context in contexts())
+        else:
+            dependants.append(getattr(route, "dependant", None))
+    return dependants
+
+
 def _declared_database_views(routes: Iterable[BaseRoute]) -> set[str]:
     """Names of every :func:`database_view` the routes depend on."""
     names: set[str] = set()
-    pending: list[Any] = [getattr(route, "dependant", None) for route in routes]
+    pending: list[Any] = _route_dependants(routes)
     while pending:
         dependant = pending.pop()
         if dependant is None:
@@ -399,9 +414,28 @@ async def _runtime_running(
         await _maybe_await(container.shutdown_resources())
 
 
+@overload
+def runtime_lifespan(
+    container: RuntimeContainer, lifespan: None = None
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]: ...
+
+
+@overload
+def runtime_lifespan(
+    container: RuntimeContainer, lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]: ...
+
+
+@overload
+def runtime_lifespan(
+    container: RuntimeContainer,
+    lifespan: Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any]]],
+) -> Callable[[Starlette], AbstractAsyncContextManager[Mapping[str, Any]]]: ...
+
+
 def runtime_lifespan(
     container: RuntimeContainer, lifespan: AppLifespan | None = None
-) -> Callable[[Starlette], AbstractAsyncContextManager[Mapping[str, Any] | None]]:
+) -> Callable[[Starlette], AbstractAsyncContextManager[Any]]:
     """Return a FastAPI lifespan that runs ``container`` for the app's lifetime.
 
     On start-up, in order: build ``container.context()`` (every piece), check
@@ -439,7 +473,7 @@ def runtime_lifespan(
         re-raised, so the server stops before it serves.
     """
 
-    def start(app: Starlette) -> AbstractAsyncContextManager[Mapping[str, Any] | None]:
+    def start(app: Starlette) -> AbstractAsyncContextManager[Any]:
         return _runtime_running(container, app, lifespan)
 
     return start
