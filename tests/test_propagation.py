@@ -163,3 +163,49 @@ def test_spawn_pool_rebuilds_equal_identity_and_context(
         child = pool.submit(child_snapshot_from_settings).result(timeout=120)
     assert identity == IDENTITY
     assert child == parent_snapshot
+
+
+def test_kubernetes_example_env_builds_the_pod_identity(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Deployment in examples/kubernetes sets every variable a pod needs."""
+    import yaml
+
+    manifest_path = EXAMPLE_STORE.parent / "kubernetes" / "deployment.yaml"
+    manifest = yaml.safe_load(manifest_path.read_text())
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        else:
+            # The Downward API: the kubelet fills this from spec.nodeName.
+            assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+            env[entry["name"]] = "Monolith"
+    assert set(env) == {
+        "MXM_APP",
+        "MXM_ENVIRONMENT",
+        "MXM_ROLE",
+        "MXM_SUBSTRATE",
+        "MXM_NODE_NAME",
+        "MXM_CONFIG_STORE_ROOT",
+    }
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert env["MXM_CONFIG_STORE_ROOT"] in mounts
+    # Run it here against the example store instead of the ConfigMap mount.
+    env["MXM_CONFIG_STORE_ROOT"] = str(EXAMPLE_STORE)
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith("MXM_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ctx = RuntimeContainer().context()
+    assert ctx.identity == RuntimeIdentity(
+        app="mxm-moneymachine",
+        environment="prod",
+        machine="monolith",
+        substrate="kubernetes-pod",
+        role="marketdata",
+    )
+    assert ctx.runtime is not None
+    assert ctx.runtime.is_container
