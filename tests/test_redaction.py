@@ -16,11 +16,13 @@ from mxm.runtime.testing.store import minimal_runtime_config, write_config_store
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "docs" / "report-schema.json"
 
 
-def validator(definition: str) -> jsonschema.Draft202012Validator:
+def validate(definition: str, document: object) -> None:
+    """Validate ``document`` against ``$defs/<definition>`` of docs/report-schema.json."""
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(
+    validator = jsonschema.Draft202012Validator(
         {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     )
+    validator.validate(document)  # pyright: ignore[reportUnknownMemberType]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,7 @@ def test_describe_context_is_redacted_json_matching_the_schema(tmp_path: Path) -
 
     description = describe_context(context, store_root=store)
 
-    validator("context").validate(description)
+    validate("context", description)
     text = json.dumps(description)
     for literal in ("literal-db-pw", "literal-url-pw", "literal-token"):
         assert literal not in text
