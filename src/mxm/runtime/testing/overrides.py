@@ -19,7 +19,7 @@ from typing import Any
 from dependency_injector import providers
 
 from mxm.runtime._provider import BUILD_LOCK
-from mxm.runtime.container import PROVIDER_NAMES, RuntimeContainer
+from mxm.runtime.container import PROVIDER_NAMES, RESOURCE_NAMES, RuntimeContainer
 from mxm.runtime.context import RuntimeContext
 
 __all__ = ["as_provider", "override_runtime"]
@@ -51,7 +51,7 @@ def override_runtime(container: RuntimeContainer, **overrides: object) -> Genera
 
     Each keyword names a provider (``settings``, ``identity``, ``store_root``,
     ``config``, ``secrets``, ``db_configs``, ``paths``, ``runtime``,
-    ``context``) and gives either a value (provided as is) or a
+    ``context``, and the resource ``engines``) and gives either a value (provided as is) or a
     dependency-injector provider (called on each resolution). Dependents see
     the overrides; on exit, normal or by exception, exactly these overrides
     are removed (overrides made before the block stay), and the pieces
@@ -79,16 +79,17 @@ def override_runtime(container: RuntimeContainer, **overrides: object) -> Genera
         Building the context fails (the overrides are removed again); the
         subclasses are listed in :func:`mxm.runtime.build_runtime_context`.
     """
-    unknown = sorted(name for name in overrides if name not in PROVIDER_NAMES)
+    names = (*PROVIDER_NAMES, *RESOURCE_NAMES)
+    unknown = sorted(name for name in overrides if name not in names)
     if unknown:
         raise TypeError(
             f"override_runtime() got unknown provider name(s) {', '.join(map(repr, unknown))}; "
-            f"RuntimeContainer providers are {', '.join(PROVIDER_NAMES)}"
+            f"RuntimeContainer providers are {', '.join(names)}"
         )
     with ExitStack() as stack:
         with BUILD_LOCK:
             # Dependency order, so the whole set is in place before any rebuild.
-            for name in PROVIDER_NAMES:
+            for name in names:
                 if name not in overrides:
                     continue
                 provider: providers.Provider[Any] = getattr(container, name)

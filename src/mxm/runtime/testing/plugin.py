@@ -26,8 +26,8 @@ nothing is shared between tests, nothing is autouse):
     with ``secrets`` answered by a ``StaticSecretsApi`` built from the
     store's ``mxm_secrets`` and ``mxm_secret_values`` (so no test reaches
     gopass by accident), and ``runtime`` metadata computed from the identity
-    only (the host is not probed). Every override made on it is removed at
-    teardown.
+    only (the host is not probed). Every override made on it is removed and
+    its resources (database engines) are shut down at teardown.
 ``mxm_context``
     ``mxm_container.context()``.
 ``mxm_secrets``
@@ -44,7 +44,7 @@ import pytest
 from mxm.config import MXMConfig
 from mxm.types import RuntimeIdentity
 
-from mxm.runtime.container import PROVIDER_NAMES, RuntimeContainer
+from mxm.runtime.container import PROVIDER_NAMES, RESOURCE_NAMES, RuntimeContainer
 from mxm.runtime.context import RuntimeContext
 from mxm.runtime.materialise import materialise_metadata
 from mxm.runtime.testing.gopass import gopass_store as gopass_store  # real gopass fixtures
@@ -188,8 +188,9 @@ def mxm_container(
     container = RuntimeContainer.from_identity(mxm_identity, store_root=mxm_store_root)
     prepare_test_container(container, mxm_secret_values)
     yield container
-    for name in reversed(PROVIDER_NAMES):
+    for name in (*reversed(PROVIDER_NAMES), *RESOURCE_NAMES):
         getattr(container, name).reset_override()
+    container.shutdown_resources()
     container.unwire()
 
 

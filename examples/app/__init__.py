@@ -1,0 +1,1 @@
+"""A small MXM-style application and its tests, written with ``mxm.runtime.testing``."""

@@ -1,0 +1,1 @@
+"""Tests of the example application (only ``mxm.runtime.testing`` is used)."""
