@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mxm.config import MXMConfig
-from mxm.runtime.databases import DatabaseViews
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
 
+from mxm.runtime.databases import DatabaseViews
 from mxm.runtime.discovery import RuntimeDiscovery
 
 __all__ = ["RuntimeContext", "RuntimeMetadata", "RuntimePaths"]
