@@ -27,6 +27,7 @@ from mxm.types import RuntimeIdentity
 
 from mxm.runtime._provider import Materialised
 from mxm.runtime.context import RuntimeContext, RuntimeMetadata, RuntimePaths
+from mxm.runtime.databases import DatabaseEngines, DatabaseViews, EnginesResource
 from mxm.runtime.discovery import RuntimeDiscovery, discover_runtime
 from mxm.runtime.identity import validate_runtime_identity_shape
 from mxm.runtime.materialise import (
@@ -43,7 +44,7 @@ from mxm.runtime.settings import (
 )
 from mxm.runtime.store import default_store_root, load_runtime_config
 
-__all__ = ["PROVIDER_NAMES", "RuntimeContainer"]
+__all__ = ["PROVIDER_NAMES", "RESOURCE_NAMES", "RuntimeContainer"]
 
 PROVIDER_NAMES: tuple[str, ...] = (
     "settings",
@@ -57,6 +58,10 @@ PROVIDER_NAMES: tuple[str, ...] = (
     "context",
 )
 """The providers of :class:`RuntimeContainer`, in dependency order."""
+
+RESOURCE_NAMES: tuple[str, ...] = ("engines",)
+"""Resource providers of :class:`RuntimeContainer` (created on first use,
+released by ``container.shutdown_resources()``); not part of the context."""
 
 
 def _constant(value: object) -> Any:
@@ -107,7 +112,7 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
     secrets = Materialised[SecretsApi](
         materialise_secrets, config, identity=identity, store_root=store_root
     )
-    db_configs = Materialised[MXMConfig](
+    db_configs = Materialised[DatabaseViews](
         materialise_db_configs, config, identity=identity, store_root=store_root
     )
     paths = Materialised[RuntimePaths](
@@ -124,6 +129,11 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
         db_configs=db_configs,
         paths=paths,
         runtime=runtime,
+    )
+    # One SQLAlchemy engine per database view, created on first use (needs the
+    # ``sqlalchemy`` extra then) and disposed by ``shutdown_resources()``.
+    engines = providers.Resource[DatabaseEngines](
+        EnginesResource, db_configs, secrets, identity
     )
 
     @classmethod

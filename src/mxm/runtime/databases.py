@@ -50,6 +50,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 from urllib.parse import quote
 
+from dependency_injector import resources
 from mxm.config import MXMConfig, to_config_data
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
@@ -77,7 +78,7 @@ __all__ = [
     "DatabaseViews",
     "build_database_url",
     "database_url",
-    "engines_resource",
+    "EnginesResource",
     "parse_database_view",
     "parse_database_views",
 ]
@@ -937,23 +938,31 @@ class DatabaseEngines(Mapping[str, "Engine"]):
         return f"DatabaseEngines(views={list(self._views)}, {state})"
 
 
-def engines_resource(
-    db_configs: DatabaseViews | MXMConfig,
-    secrets: SecretsApi | None,
-    identity: RuntimeIdentity,
-) -> Iterator[DatabaseEngines]:
-    """Container resource: yield lazy engines, dispose them on shutdown.
+class EnginesResource(resources.Resource[DatabaseEngines]):
+    """Container resource: lazy engines, disposed on ``shutdown_resources()``.
 
-    Used by ``RuntimeContainer.engines`` (a ``providers.Resource``);
-    ``container.shutdown_resources()`` disposes every engine created.
-
-    Raises
-    ------
-    ConfigValueError, ConfigSectionError
-        If ``db_configs`` is an untyped view that fails validation.
+    ``RuntimeContainer.engines`` is a ``providers.Resource`` of this class.
+    The engines live until the container's resources are shut down (not until
+    the container is garbage collected), so ``container.engines()`` may be
+    held on its own.
     """
-    engines = DatabaseEngines(db_configs, secrets, identity)
-    try:
-        yield engines
-    finally:
-        engines.dispose()
+
+    def init(
+        self,
+        db_configs: DatabaseViews | MXMConfig,
+        secrets: SecretsApi | None,
+        identity: RuntimeIdentity,
+    ) -> DatabaseEngines:
+        """Return the (still empty) engine registry of the runtime.
+
+        Raises
+        ------
+        ConfigValueError, ConfigSectionError
+            If ``db_configs`` is an untyped view that fails validation.
+        """
+        return DatabaseEngines(db_configs, secrets, identity)
+
+    def shutdown(self, resource: DatabaseEngines | None) -> None:
+        """Dispose every engine created (closing pooled connections)."""
+        if resource is not None:
+            resource.dispose()
