@@ -12,6 +12,7 @@ from mxm.runtime.attestation import attest_runtime_identity
 from mxm.runtime.build import build_runtime_context
 from mxm.runtime.container import RuntimeContainer
 from mxm.runtime.context import RuntimeContext, RuntimeMetadata, RuntimePaths
+from mxm.runtime.diagnostics import RuntimeReport, check_runtime
 from mxm.runtime.discovery import discover_machine, discover_substrate
 from mxm.runtime.errors import (
     ConfigFileError,
@@ -51,6 +52,7 @@ __all__ = [
     "RuntimeIdentityError",
     "RuntimeMetadata",
     "RuntimePaths",
+    "RuntimeReport",
     "RuntimeSettings",
     "RuntimeSettingsError",
     "SecretsConfigError",
@@ -58,6 +60,7 @@ __all__ = [
     "attest_runtime_identity",
     "build_runtime_context",
     "build_runtime_identity",
+    "check_runtime",
     "identity_from_env",
     "identity_to_env",
     "discover_machine",
