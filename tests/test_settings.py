@@ -231,6 +231,11 @@ def test_runtime_container_builds_from_env(monkeypatch: pytest.MonkeyPatch) -> N
     assert ctx.db_configs["operational_state"]["host"] == "localhost"
     assert ctx.runtime is not None
     assert (ctx.runtime.substrate, ctx.runtime.is_container) == ("local-process", False)
+    # Process facts and discovery evidence are filled, whatever this host is.
+    assert ctx.runtime.pid == os.getpid()
+    assert ctx.runtime.evidence is not None
+    assert ctx.runtime.discovered_substrate == ctx.runtime.evidence.substrate.substrate
+    assert ctx.runtime.python_version.startswith("3.")
 
 
 def test_runtime_container_missing_env_is_settings_error() -> None:
