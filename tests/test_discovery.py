@@ -510,3 +510,18 @@ def test_metadata_keeps_0_1_2_shape() -> None:
     assert materialise_metadata(_identity("kubernetes-pod")) == RuntimeMetadata(
         "kubernetes-pod", True
     )
+
+
+def test_overrides_can_be_ignored_for_attestation(tmp_path: Path) -> None:
+    root = make_tree(tmp_path, {".dockerenv": ""})
+    env = {"MXM_SUBSTRATE": "local-process", "MXM_MACHINE": "bridge", "MXM_NODE_NAME": "node-a"}
+    assert discover_substrate(root=root, environ=env) == "local-process"
+    assert discover_substrate(root=root, environ=env, use_overrides=False) == "docker-container"
+    evidence = discover_substrate_evidence(root=root, environ=env, use_overrides=False)
+    assert evidence.checked[0] == "env:MXM_SUBSTRATE ignored"
+    assert discover_machine(environ=env, hostname="h") == "bridge"
+    assert discover_machine(environ=env, hostname="h", use_overrides=False) == "node-a"
+    machine = discover_machine_evidence(
+        environ={"MXM_MACHINE": "bridge"}, hostname="abc", use_overrides=False
+    )
+    assert (machine.source, machine.machine) == ("hostname", "abc")

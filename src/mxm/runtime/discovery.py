@@ -334,6 +334,7 @@ def discover_substrate_evidence(
     root: Path = Path("/"),
     environ: Mapping[str, str] | None = None,
     dockerenv_path: Path | None = None,
+    use_overrides: bool = True,
 ) -> SubstrateEvidence:
     """Run the substrate probes and return the choice with its evidence.
 
@@ -346,6 +347,9 @@ def discover_substrate_evidence(
         Environment mapping (``os.environ`` by default).
     dockerenv_path:
         Location of the Docker marker; ``<root>/.dockerenv`` by default.
+    use_overrides:
+        ``False`` ignores ``MXM_SUBSTRATE`` and reports only what the probes
+        see (for attestation of a claimed substrate).
 
     Returns
     -------
@@ -366,10 +370,10 @@ def discover_substrate_evidence(
         checked.append(f"{probe} -> {substrate}")
         return SubstrateEvidence(substrate, probe, observed, tuple(checked), tuple(notes))
 
-    override = env.get("MXM_SUBSTRATE", "")
+    override = env.get("MXM_SUBSTRATE", "") if use_overrides else ""
     if override:
         return done(override, "env:MXM_SUBSTRATE", override)
-    checked.append("env:MXM_SUBSTRATE unset")
+    checked.append("env:MXM_SUBSTRATE unset" if use_overrides else "env:MXM_SUBSTRATE ignored")
 
     k8s_host = env.get("KUBERNETES_SERVICE_HOST", "")
     if k8s_host:
@@ -441,6 +445,7 @@ def discover_substrate(
     dockerenv_path: Path = DEFAULT_DOCKERENV_PATH,
     root: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    use_overrides: bool = True,
 ) -> str:
     """Return the substrate identifier of this process.
 
@@ -453,6 +458,8 @@ def discover_substrate(
         Filesystem root for the probes (``/`` by default).
     environ:
         Environment mapping (``os.environ`` by default).
+    use_overrides:
+        ``False`` ignores ``MXM_SUBSTRATE``.
 
     Returns
     -------
@@ -472,6 +479,7 @@ def discover_substrate(
         root=root if root is not None else Path("/"),
         environ=environ,
         dockerenv_path=marker,
+        use_overrides=use_overrides,
     ).substrate
 
 
@@ -498,6 +506,7 @@ def discover_machine_evidence(
     environ: Mapping[str, str] | None = None,
     hostname: str | None = None,
     substrate: SubstrateEvidence | None = None,
+    use_overrides: bool = True,
 ) -> MachineEvidence:
     """Choose the machine selector and say why.
 
@@ -510,6 +519,9 @@ def discover_machine_evidence(
     substrate:
         Substrate evidence, used to flag a container hostname; discovered
         from the real filesystem with ``environ`` when omitted and needed.
+    use_overrides:
+        ``False`` ignores ``MXM_MACHINE`` (``MXM_NODE_NAME`` is a fact set by
+        the orchestrator and still counts).
 
     Returns
     -------
@@ -521,7 +533,7 @@ def discover_machine_evidence(
     Nothing
     """
     env = _environ(environ)
-    explicit = env.get("MXM_MACHINE", "")
+    explicit = env.get("MXM_MACHINE", "") if use_overrides else ""
     if explicit:
         return MachineEvidence(explicit, "MXM_MACHINE", explicit)
     node = env.get("MXM_NODE_NAME", "")
@@ -537,7 +549,7 @@ def discover_machine_evidence(
     if not machine:
         notes_list.append("the hostname is empty; set MXM_MACHINE")
     if substrate is None:
-        substrate = discover_substrate_evidence(environ=env)
+        substrate = discover_substrate_evidence(environ=env, use_overrides=use_overrides)
     in_container = substrate.is_container
     if in_container:
         notes_list.append(
@@ -552,6 +564,7 @@ def discover_machine(
     *,
     environ: Mapping[str, str] | None = None,
     hostname: str | None = None,
+    use_overrides: bool = True,
 ) -> str:
     """Return the machine selector of this process.
 
@@ -565,13 +578,15 @@ def discover_machine(
         Environment mapping (``os.environ`` by default).
     hostname:
         Hostname (``socket.gethostname()`` by default).
+    use_overrides:
+        ``False`` ignores ``MXM_MACHINE`` (for attestation of a claim).
 
     Raises
     ------
     Nothing
     """
     env = _environ(environ)
-    explicit = env.get("MXM_MACHINE", "")
+    explicit = env.get("MXM_MACHINE", "") if use_overrides else ""
     if explicit:
         return explicit
     node = env.get("MXM_NODE_NAME", "")
