@@ -165,11 +165,15 @@ class DatabaseView(Mapping[str, object]):
         """Whether this is an in-memory SQLite database."""
         return self.driver == "sqlite" and self.path == _MEMORY
 
+    def target(self) -> str:
+        """What the view connects to, without secrets (``postgresql u@h:5432/db``)."""
+        if self.driver == "sqlite":
+            return f"sqlite {self.path}"
+        return f"{self.driver} {self.user}@{self.host}:{self.port}/{self.name}"
+
     def describe(self) -> str:
         """A one-line description without secrets (for messages and logs)."""
-        if self.driver == "sqlite":
-            return f"{self.key} (sqlite {self.path})"
-        return f"{self.key} ({self.driver} {self.user}@{self.host}:{self.port}/{self.name})"
+        return f"{self.key} ({self.target()})"
 
     # -- read-only mapping (0.1.2 item access) --------------------------------
 

@@ -114,18 +114,20 @@ def _install_error_translation(engine: Engine, view: DatabaseView, url: Database
         detail = redact(" ".join(str(original).split()))
         sqlstate = getattr(original, "sqlstate", None)
         lowered = detail.lower()
-        where = view.describe()
+        where = view.target()
         if sqlstate in _AUTH_SQLSTATES or any(phrase in lowered for phrase in _AUTH_PHRASES):
+            secret = (
+                f"the password in secret {view.password_ref!r} (mxm_secrets.refs)"
+                if view.password_ref is not None
+                else "password_ref (the view sets none)"
+            )
             return DatabaseAuthenticationError(
-                f"Authentication failed for database view {view.view_name!r}: {where}",
+                f"Authentication failed for database view {view.view_name!r} ({where})",
                 key=view.key,
-                hint=(
-                    f"check the user of {view.key} and the secret {view.password_ref!r} it reads "
-                    f"through mxm_secrets (server said: {detail})"
-                ),
+                hint=f"check {view.key}.user and {secret}; server said: {detail}",
             )
         return DatabaseConnectionError(
-            f"Cannot connect to database view {view.view_name!r}: {where}",
+            f"Cannot connect to database view {view.view_name!r} ({where})",
             key=view.key,
             hint=f"check that the server is running and reachable ({detail})",
         )
