@@ -1,0 +1,1 @@
+"""A database-backed MXM application (the fill ledger) and its tests."""
