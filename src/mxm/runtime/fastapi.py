@@ -69,6 +69,7 @@ from mxm.types import RuntimeIdentity
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from mxm.runtime import diagnostics
 from mxm.runtime.container import RuntimeContainer
 from mxm.runtime.context import RuntimeContext, RuntimePaths
 from mxm.runtime.databases import DatabaseView, DatabaseViews
@@ -485,14 +486,24 @@ _REDACTED = "<redacted>"
 
 
 def _backend_locations(container: RuntimeContainer) -> list[str]:
-    """Secret-backend paths known to ``container`` (to keep them out of bodies)."""
+    """Backend locations known to ``container``, to keep them out of response bodies.
+
+    The configuration store root, and every secret store root, secret path
+    and resolved secret location (``mxm/red/marketdata/api_key``).
+    """
+    locations: set[str] = set()
+    try:
+        store_root = str(container.store_root())
+    except Exception:  # the readiness checks report it
+        store_root = ""
+    if store_root.strip("/"):
+        locations.add(store_root)
     try:
         api = container.secrets()
-    except Exception:  # the readiness checks report it; nothing to redact then
-        return []
+    except Exception:  # the readiness checks report it; no secret locations known then
+        return sorted(locations, key=len, reverse=True)
     refs = getattr(api, "secret_ref_registry", None)
     stores = getattr(api, "secret_store_registry", None)
-    locations: set[str] = set()
     try:
         if stores is not None:
             for store_name in stores.names():
@@ -529,9 +540,10 @@ def health_router(
     call the secrets backend) and answers 200 ``{"status": "ready", ...}`` when
     no check failed, else 503 ``{"status": "not ready", ...}``. Both bodies
     list every check by ``name`` and ``status``, and ``failures`` names each
-    failed check with its message. No secret value, no secret-backend path
-    (store roots and secret paths are replaced by ``<redacted>``), no fix hint
-    and no check details are put in the body.
+    failed check with its message. No secret value and no backend path (the
+    configuration store root, secret store roots and secret paths are
+    replaced by ``<redacted>``), no fix hint and no check details are put in
+    the body.
 
     Parameters
     ----------
@@ -552,8 +564,6 @@ def health_router(
         (at request time, as a 500) ``container`` is ``None`` and the app was
         not started with :func:`runtime_lifespan`.
     """
-    from mxm.runtime.diagnostics import CheckStatus, check_runtime
-
     router = APIRouter(prefix=prefix, tags=["health"])
 
     @router.get(liveness_path, summary="Liveness: the process serves requests")
@@ -567,13 +577,13 @@ def health_router(
     )
     async def readiness(request: Request) -> JSONResponse:
         target = container if container is not None else _container(request)
-        report = await anyio.to_thread.run_sync(check_runtime, target)
+        report = await anyio.to_thread.run_sync(diagnostics.check_runtime, target)
         failures = report.failures
         locations = await anyio.to_thread.run_sync(_backend_locations, target) if failures else []
         body: dict[str, Any] = {
             "status": "not ready" if failures else "ready",
             "checks": [
-                {"name": check.name, "status": CheckStatus(check.status).value}
+                {"name": check.name, "status": diagnostics.CheckStatus(check.status).value}
                 for check in report.checks
             ],
             "failures": [
