@@ -143,13 +143,21 @@ def test_validate_names_every_bad_field() -> None:
     assert "machine" not in message.split("fix:")[0]
 
 
-def test_attestation_reports_mismatched_claims() -> None:
-    good = example_identity(machine=discover_machine(), substrate=discover_substrate())
+def test_attestation_reports_mismatched_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = example_identity(
+        machine=discover_machine(use_overrides=False),
+        substrate=discover_substrate(use_overrides=False),
+    )
     attest_runtime_identity(good)
     with pytest.raises(RuntimeIdentityAttestationError) as info:
         attest_runtime_identity(example_identity(machine="not-this-host", substrate="elsewhere"))
     assert "identity.machine='not-this-host'" in str(info.value)
     assert "identity.substrate='elsewhere'" in str(info.value)
+    # MXM_* overrides are claims: they cannot make a false identity pass.
+    monkeypatch.setenv("MXM_MACHINE", "not-this-host")
+    monkeypatch.setenv("MXM_SUBSTRATE", "elsewhere")
+    with pytest.raises(RuntimeIdentityAttestationError):
+        attest_runtime_identity(example_identity(machine="not-this-host", substrate="elsewhere"))
 
 
 def test_discover_substrate_uses_the_marker_path(tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ and ``role`` are declarations, not discoverable facts, and are not attested.
 
 from __future__ import annotations
 
+from mxm.types import RuntimeIdentity
+
 from mxm.runtime.discovery import discover_machine, discover_substrate
 from mxm.runtime.errors import RuntimeIdentityAttestationError
-from mxm.types import RuntimeIdentity
 
 __all__ = ["RuntimeIdentityAttestationError", "attest_runtime_identity"]
 
@@ -21,15 +22,18 @@ def attest_runtime_identity(identity: RuntimeIdentity) -> None:
     Parameters
     ----------
     identity:
-        The identity whose claims are checked.
+        The identity whose claims are checked. The ``MXM_MACHINE`` and
+        ``MXM_SUBSTRATE`` overrides are ignored by the discovery used here,
+        so an identity built from them is checked against the host itself.
 
     Raises
     ------
     RuntimeIdentityAttestationError
         (a ``RuntimeError``) naming each claim that differs from discovery.
     """
-    discovered_machine = discover_machine()
-    discovered_substrate = discover_substrate()
+    # MXM_MACHINE / MXM_SUBSTRATE are claims, not evidence: ignore them here.
+    discovered_machine = discover_machine(use_overrides=False)
+    discovered_substrate = discover_substrate(use_overrides=False)
     errors: list[str] = []
     if identity.machine != discovered_machine:
         errors.append(
