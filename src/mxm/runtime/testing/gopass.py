@@ -27,7 +27,8 @@ Pytest fixtures
     applied to ``os.environ`` for the test (restored afterwards).
 
 Both skip the test, with the reason, when ``gopass`` or ``gpg`` is not on
-``PATH``.
+``PATH`` -- or fail it instead when ``MXM_RUNTIME_REQUIRE_GOPASS=1`` is set
+(CI sets it, so real-secrets tests can never silently skip there).
 
 Example
 -------
@@ -53,6 +54,7 @@ from pathlib import Path
 import pytest
 
 __all__ = [
+    "REQUIRE_GOPASS_ENV",
     "GopassSetupError",
     "GopassStore",
     "GpgKey",
@@ -62,6 +64,9 @@ __all__ = [
     "gopass_store",
     "gpg_test_key",
 ]
+
+REQUIRE_GOPASS_ENV = "MXM_RUNTIME_REQUIRE_GOPASS"
+"""Set to ``1`` to make the fixtures fail, not skip, when gopass/gpg are missing."""
 
 _KEY_UID = "mxm-runtime test key <mxm-runtime-test@example.invalid>"
 _GIT_NAME = "mxm-runtime tests"
@@ -409,6 +414,8 @@ def gpg_test_key() -> Iterator[GpgKey]:
     """A passphrase-less GnuPG key for the test session (skips without gpg/gopass)."""
     reason = gopass_missing_reason()
     if reason is not None:
+        if os.environ.get(REQUIRE_GOPASS_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_GOPASS_ENV}=1 forbids skipping")
         pytest.skip(reason)
     # A short path under the system temp dir: gpg-agent's socket lives here.
     home = Path(tempfile.mkdtemp(prefix="mxm-gpg-"))
