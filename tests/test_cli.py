@@ -420,3 +420,21 @@ def test_a_secret_in_gopass_never_appears_in_any_output(
     assert check_named(check, "secrets.backend")["status"] == "ok"
     assert check_named(check, "secrets.ref.database_password")["details"]["role_allowed"] is True
     assert "DEBUG" in results[4].stderr  # debug logging was on
+
+
+def test_importing_the_library_does_not_import_the_cli_stack() -> None:
+    probe = (
+        "import sys, mxm.runtime, mxm.runtime.diagnostics, mxm.runtime.redaction; "
+        "print(','.join(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=clean_environ(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
