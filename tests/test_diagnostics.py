@@ -265,3 +265,15 @@ def test_secrets_backend_fails_without_gopass(
     report = diagnose(tmp_path)
     assert status(report, "secrets.backend") is CheckStatus.FAIL
     assert "install gopass" in fix(report, "secrets.backend")
+
+
+def test_the_schema_rejects_a_failed_check_without_a_fix(tmp_path: Path) -> None:
+    document = diagnose(tmp_path).to_dict()
+    failed = next(check for check in document["checks"] if check["status"] == "fail")
+    failed["fix"] = None
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(document)
+    failed["fix"] = "do this"
+    document["checks"][0]["status"] = "broken"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(document)
