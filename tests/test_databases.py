@@ -28,6 +28,7 @@ from mxm.runtime.databases import (
     DatabaseURL,
     DatabaseView,
     DatabaseViews,
+    EnginesResource,
     build_database_url,
     database_url,
     parse_database_view,
@@ -485,3 +486,36 @@ def test_engines_without_the_extra_name_the_extra(tmp_path: Path) -> None:
         [sys.executable, "-c", code], check=True, timeout=120, capture_output=True, text=True
     )
     assert "pip install 'mxm-runtime[sqlalchemy]'" in out.stdout
+
+
+def test_concurrent_first_resolution_yields_one_engine_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    original = EnginesResource.init
+
+    def slow_init(self: EnginesResource, *args: Any) -> DatabaseEngines:
+        time.sleep(0.02)  # widen the race window of the first resolution
+        return original(self, *args)
+
+    monkeypatch.setattr(EnginesResource, "init", slow_init)
+    container = sqlite_container(tmp_path)
+    container.context()
+    barrier = threading.Barrier(16)
+    seen: list[DatabaseEngines] = []
+
+    def resolve() -> None:
+        barrier.wait()
+        seen.append(container.engines())
+
+    threads = [threading.Thread(target=resolve) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(seen) == 16
+    assert len({id(engines) for engines in seen}) == 1
+    container.shutdown_resources()
+    assert seen[0].closed

@@ -27,7 +27,7 @@ from mxm.types import RuntimeIdentity
 
 from mxm.runtime._provider import Materialised
 from mxm.runtime.context import RuntimeContext, RuntimeMetadata, RuntimePaths
-from mxm.runtime.databases import DatabaseEngines, DatabaseViews, EnginesResource
+from mxm.runtime.databases import DatabaseViews, EnginesProvider, EnginesResource
 from mxm.runtime.discovery import RuntimeDiscovery, discover_runtime
 from mxm.runtime.identity import validate_runtime_identity_shape
 from mxm.runtime.materialise import (
@@ -132,7 +132,7 @@ class RuntimeContainer(containers.DeclarativeContainer, metaclass=_RuntimeContai
     )
     # One SQLAlchemy engine per database view, created on first use (needs the
     # ``sqlalchemy`` extra then) and disposed by ``shutdown_resources()``.
-    engines = providers.Resource[DatabaseEngines](
+    engines = EnginesProvider(
         EnginesResource, db_configs, secrets, identity
     )
 

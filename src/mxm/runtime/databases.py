@@ -50,12 +50,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 from urllib.parse import quote
 
-from dependency_injector import resources
+from dependency_injector import providers, resources
 from mxm.config import MXMConfig, to_config_data
 from mxm.secrets import SecretsApi
 from mxm.types import RuntimeIdentity
 from omegaconf import DictConfig
 
+from mxm.runtime._provider import BUILD_LOCK
 from mxm.runtime.errors import (
     ConfigSectionError,
     ConfigValueError,
@@ -78,6 +79,7 @@ __all__ = [
     "DatabaseViews",
     "build_database_url",
     "database_url",
+    "EnginesProvider",
     "EnginesResource",
     "parse_database_view",
     "parse_database_views",
@@ -970,3 +972,17 @@ class EnginesResource(resources.Resource[DatabaseEngines]):
         """Dispose every engine created (closing pooled connections)."""
         if resource is not None:
             resource.dispose()
+
+
+class EnginesProvider(providers.Resource[DatabaseEngines]):
+    """``providers.Resource`` whose first resolution is serialised.
+
+    Concurrent first calls of ``container.engines()`` get the same
+    :class:`DatabaseEngines` (the plain ``Resource`` would initialise one per
+    thread and shut down only the last), taking the runtime's build lock.
+    """
+
+    def _provide(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with BUILD_LOCK:
+            # ``_provide`` is dependency-injector's (untyped) build hook.
+            return cast(Any, super())._provide(args, kwargs)
