@@ -212,6 +212,7 @@ def test_warnings_alone_keep_the_service_ready(
     container = _container(tmp_path, create_paths=True)
     _static_secrets(container)
     report = RuntimeReport((Check("databases", CheckStatus.WARN, "no database declared"),))
+
     def fake_check_runtime(target: RuntimeContainer) -> RuntimeReport:
         return report
 
