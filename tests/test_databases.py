@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast
 
+import httpx
 import pytest
 from dependency_injector import providers
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mxm.config import MXMConfig
@@ -39,6 +42,7 @@ from mxm.runtime.errors import (
     DatabaseCredentialsError,
     MXMRuntimeError,
 )
+from mxm.runtime.fastapi import get_container_dependency, runtime_lifespan
 from mxm.runtime.testing import (
     StaticSecretsApi,
     minimal_runtime_config,
@@ -519,3 +523,28 @@ def test_concurrent_first_resolution_yields_one_engine_registry(
     assert len({id(engines) for engines in seen}) == 1
     container.shutdown_resources()
     assert seen[0].closed
+
+
+def test_fastapi_lifespan_disposes_the_engines(tmp_path: Path) -> None:
+    container = sqlite_container(tmp_path)
+    app = FastAPI(lifespan=runtime_lifespan(container))
+    closed: list[object] = []
+
+    @app.get("/answer")
+    def answer(
+        runtime: Annotated[RuntimeContainer, Depends(get_container_dependency)],
+    ) -> dict[str, int]:
+        engine = runtime.engines()["state"]
+        if not closed:
+            event.listen(engine, "close", lambda *_: closed.append(True))  # pyright: ignore[reportUnknownLambdaType]
+        with engine.connect() as conn:
+            return {"answer": conn.execute(text("SELECT 42")).scalar_one()}
+
+    with TestClient(app) as client:
+        engines = container.engines()
+        response = cast(httpx.Response, client.get("/answer"))  # pyright: ignore[reportUnknownMemberType]
+        assert response.json() == {"answer": 42}
+        assert engines.created == ("state",)
+        assert closed == []
+    assert engines.closed
+    assert closed == [True]
