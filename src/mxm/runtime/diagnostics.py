@@ -375,7 +375,7 @@ def _inspect_layer(layer: str, path: Path, selector: str | None) -> LayerInfo:
             found=True,
             selector=selector,
             used=False,
-            problem=f"block {selector!r} is a {_type_name(block)}, not a mapping",
+            problem=f"block {selector!r} is a {_type_name(block)}, not a mapping",  # pyright: ignore[reportUnknownArgumentType]
             fix=f"make '{selector}:' in {path} a mapping (use {{}} for an empty block)",
             selectors=keys,
         )
