@@ -384,7 +384,18 @@ YAML_FAULTS: dict[str, tuple[Fault, type[MXMRuntimeError], type[BaseException], 
         _with_default(lambda d: d["mxm_paths"].update(log_root="${storage.nowhere}/logs")),
         ConfigInterpolationError,
         ValueError,
-        ["storage.nowhere", "key: mxm_paths.log_root", "point the ${...} reference"],
+        [
+            "storage.nowhere",
+            "key: mxm_paths.log_root",
+            "default.yaml",
+            "point the ${...} reference",
+        ],
+    ),
+    "interpolation to a missing key in a layer file": (
+        _files(environment="dev:\n  label: dev\n  mxm_paths:\n    log_root: ${nowhere.logs}\n"),
+        ConfigInterpolationError,
+        ValueError,
+        ["nowhere.logs", "key: mxm_paths.log_root", "environment.yaml"],
     ),
     "interpolation cycle": (
         _with_default(
@@ -392,19 +403,19 @@ YAML_FAULTS: dict[str, tuple[Fault, type[MXMRuntimeError], type[BaseException], 
         ),
         ConfigInterpolationError,
         ValueError,
-        ["Interpolation cycle", "break the cycle"],
+        ["Interpolation cycle", "default.yaml", "break the cycle"],
     ),
     "malformed interpolation": (
         _with_default(lambda d: d["mxm_paths"].update(data_root="${mxm_paths.log_root")),
         ConfigInterpolationError,
         ValueError,
-        ["malformed", "key: mxm_paths.data_root", "close every"],
+        ["malformed", "key: mxm_paths.data_root", "default.yaml", "close every"],
     ),
     "interpolation to a missing env var": (
         _with_default(lambda d: d.update(token="${oc.env:MXM_FAULT_NOT_SET_ANYWHERE}")),
         ConfigInterpolationError,
         ValueError,
-        ["MXM_FAULT_NOT_SET_ANYWHERE", "key: token"],
+        ["MXM_FAULT_NOT_SET_ANYWHERE", "key: token", "default.yaml"],
     ),
 }
 

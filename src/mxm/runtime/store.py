@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from mxm.config import MXMConfig, load_config
@@ -198,11 +198,12 @@ def load_runtime_config(
         raise _yaml_error(exc, app_dir, limit, context) from None
     except omegaconf_errors.InterpolationResolutionError as exc:
         cycle = "Recursive interpolation" in str(exc)
+        full_key = getattr(exc, "full_key", None) or None
         raise ConfigInterpolationError(
             ("Interpolation cycle: " if cycle else "Interpolation cannot be resolved: ")
             + _first_line(exc),
-            key=getattr(exc, "full_key", None) or None,
-            file=app_dir,
+            key=full_key,
+            file=_file_defining(full_key, app_dir, identity),
             hint=(
                 "break the cycle: make one of the ${...} references point at a literal value"
                 if cycle
@@ -211,10 +212,11 @@ def load_runtime_config(
             **context,
         ) from None
     except omegaconf_errors.OmegaConfBaseException as exc:
+        full_key = getattr(exc, "full_key", None) or None
         raise ConfigInterpolationError(
             f"Interpolation is malformed: {_first_line(exc)}",
-            key=getattr(exc, "full_key", None) or None,
-            file=app_dir,
+            key=full_key,
+            file=_file_defining(full_key, app_dir, identity),
             hint="write interpolations as ${key.path} (close every '${' with '}')",
             **context,
         ) from None
@@ -273,6 +275,41 @@ def _check_layer_file(path: Path, context: dict[str, Any]) -> None:
             hint=f"save {path} as UTF-8",
             **context,
         ) from None
+
+
+def _file_defining(key: str | None, app_dir: Path, identity: RuntimeIdentity) -> Path:
+    """Return the highest-precedence layer file that sets ``key`` (else ``app_dir``).
+
+    Only called after OmegaConf has parsed every file, so they are valid YAML
+    within the node limits.
+    """
+    if not key:
+        return app_dir
+    parts = key.split(".")
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    found = app_dir
+    for layer in LAYER_NAMES:
+        path = app_dir / f"{layer}.yaml"
+        try:
+            node: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        except (OSError, UnicodeError, yaml.YAMLError):
+            continue
+        if layer != "default":
+            node = _child(node, getattr(identity, layer))
+        for part in parts:
+            node = _child(node, part)
+        if node is not _ABSENT:
+            found = path
+    return found
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, dict) and key in node:
+        return cast(dict[str, Any], node)[key]
+    return _ABSENT
+
+
+_ABSENT = object()
 
 
 def _user() -> str:
