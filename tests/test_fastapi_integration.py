@@ -515,3 +515,27 @@ def test_the_provide_idiom_works_with_wiring_and_overrides(
                 assert secrets.requested_names == (TEST_SECRET,)
     finally:
         container.unwire()
+
+
+def test_a_failing_resource_stops_start_up_and_shuts_down_the_others(store_root: Path) -> None:
+    events: list[str] = []
+
+    def good() -> Iterator[str]:
+        events.append("good up")
+        yield "good"
+        events.append("good down")
+
+    def bad(good: str) -> Iterator[str]:
+        raise ConnectionRefusedError("broker at 127.0.0.1:1 refused the connection")
+        yield "never"  # pragma: no cover
+
+    class ServiceContainer(RuntimeContainer):
+        a_good = providers.Resource(good)
+        b_bad = providers.Resource(bad, a_good)  # so "good" starts first
+
+    container = ServiceContainer.from_identity(_identity(), store_root=store_root)
+    app = FastAPI(lifespan=runtime_lifespan(container))
+    with pytest.raises(ConnectionRefusedError, match="broker"), TestClient(app):
+        pytest.fail("the app must not start")  # pragma: no cover
+    assert events == ["good up", "good down"]  # started, then shut down again
+    assert getattr(app.state, STATE_ATTRIBUTE, None) is None

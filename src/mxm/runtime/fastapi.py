@@ -86,8 +86,9 @@ __all__ = [
     "RuntimeNotStartedError",
     "SecretsDep",
     "database_view",
-    "get_container",
     "get_config",
+    "get_container",
+    "get_container_dependency",
     "get_context",
     "get_identity",
     "get_paths",
@@ -401,7 +402,15 @@ async def _runtime_running(
     except MXMRuntimeError as error:
         logger.error("mxm-runtime: the runtime cannot be built; the app will not start:\n%s", error)
         raise
-    await _maybe_await(container.init_resources())
+    try:
+        await _maybe_await(container.init_resources())
+    except BaseException as error:
+        if isinstance(error, MXMRuntimeError):
+            logger.error(
+                "mxm-runtime: a container resource failed; the app will not start:\n%s", error
+            )
+        await _maybe_await(container.shutdown_resources())  # those that did start
+        raise
     setattr(app.state, STATE_ATTRIBUTE, container)
     try:
         if lifespan is None:
@@ -471,7 +480,9 @@ def runtime_lifespan(
         runtime's own error (``ConfigStoreNotFoundError``,
         ``ConfigSectionError``, ``RuntimeIdentityError``,
         ``RuntimeSettingsError``...), logged on ``mxm.runtime.fastapi`` and
-        re-raised, so the server stops before it serves.
+        re-raised, so the server stops before it serves. An error raised by
+        ``init_resources()`` propagates the same way, after the resources
+        that did start are shut down.
     """
 
     def start(app: Starlette) -> AbstractAsyncContextManager[Any]:
