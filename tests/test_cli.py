@@ -150,6 +150,8 @@ def test_every_command_on_a_good_store(tmp_path: Path) -> None:
     validate("identity_output", identity)
     assert identity["sources"]["app"] == "--app"
     assert identity["identity"]["substrate"] == "local-process"
+    # Discovery evidence is shown even for given selectors, for comparison.
+    assert set(identity["discovery"]) == {"machine", "substrate"}
 
     assert env_json.returncode == 0
     variables = json.loads(env_json.stdout)

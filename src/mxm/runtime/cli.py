@@ -341,11 +341,12 @@ def identity_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         settings = _settings(options)
         identity = _identity(settings)
         sources = _sources(options, identity)
-        discovery: dict[str, Any] = {}
-        if sources["substrate"] == "discovered":
-            discovery["substrate"] = _evidence("discover_substrate_evidence")
-        if sources["machine"] == "discovered":
-            discovery["machine"] = _evidence("discover_machine_evidence")
+        # Evidence is shown for both selectors, also when they were given, so
+        # a claim can be compared with what this host looks like.
+        discovery: dict[str, Any] = {
+            "machine": _evidence("discover_machine_evidence"),
+            "substrate": _evidence("discover_substrate_evidence"),
+        }
         _log.debug("identity %s from %s", identity_dict(identity), sources)
         data = {
             "kind": IDENTITY_KIND,
@@ -369,9 +370,10 @@ def identity_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         out.print(Text(f"store root: {_store_root(settings)}"))
         for name, evidence in discovery.items():
             if evidence is None:
-                out.print(Text(f"{name}: discovered (no evidence available in this version)"))
+                out.print(Text(f"{name}: no discovery evidence available in this version"))
                 continue
-            lines = [f"{name} discovery evidence:"]
+            used = "used" if sources[name] == "discovered" else f"not used: {sources[name]} given"
+            lines = [f"{name} discovery evidence ({used}):"]
             for key, value in evidence.items():
                 if value in (None, [], ""):
                     continue
