@@ -201,6 +201,12 @@ class Materialised(providers.ThreadSafeSingleton[T]):
         return self
 
     def add_kwargs(self, **kwargs: Any) -> Materialised[T]:
+        current: dict[str, Any] = self.kwargs
+        if current.keys() & kwargs.keys():
+            # dependency-injector would keep the old injection and still
+            # resolve it on every build, only to discard its value (the last
+            # one wins); replace it instead: same arguments, no wasted work.
+            return self.set_kwargs(**{**current, **kwargs})
         super().add_kwargs(**kwargs)
         self._register(tuple(kwargs.values()))
         return self
@@ -212,9 +218,17 @@ class Materialised(providers.ThreadSafeSingleton[T]):
 
     def _drop(self) -> None:
         """Forget the cached instance here and in every dependent (memo kept)."""
-        providers.ThreadSafeSingleton.reset(self)  # pyright: ignore[reportUnknownMemberType]
-        for dependent in self._dependents:
-            dependent._drop()
+        # Each piece once, even when reachable by several paths (the context
+        # depends on the identity directly and through four other pieces).
+        seen: set[int] = set()
+        pending: list[Materialised[Any]] = [self]
+        while pending:
+            piece = pending.pop()
+            if id(piece) in seen:
+                continue
+            seen.add(id(piece))
+            providers.ThreadSafeSingleton.reset(piece)  # pyright: ignore[reportUnknownMemberType]
+            pending.extend(piece._dependents)
 
     # -- overriding ---------------------------------------------------------
 
@@ -263,8 +277,14 @@ class Materialised(providers.ThreadSafeSingleton[T]):
             copied.set_args(*args)
         if kwargs:
             copied.set_kwargs(**kwargs)
-        self._copy_overridings(copied, memo)  # pyright: ignore[reportUnknownMemberType]
+        # Nothing to copy for a provider neither overridden nor overriding.
+        if _has_overridings(self):
+            self._copy_overridings(copied, memo)  # pyright: ignore[reportUnknownMemberType]
         return copied
+
+
+def _has_overridings(provider: Any) -> bool:
+    return bool(provider.overridden or provider.last_overriding is not None or provider.overrides)
 
 
 def _copy_dependency(value: object, memo: dict[Any, Any]) -> object:
