@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
+import time
+import timeit
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -138,8 +140,19 @@ def _slope(xs: list[float], ys: list[float]) -> float:
 
 
 def _median_cpu(function: Callable[[], object], rounds: int = 200) -> float:
-    times = paired_rounds({"f": function}, rounds, warmup=3)["f"]
-    return statistics.median(times)
+    # Warm loops (timeit), unlike the paired rounds that collect garbage
+    # before every call: this is each part's own steady cost.
+    number = max(1, rounds // 10)
+    timings = timeit.repeat(function, number=number, repeat=10, timer=time.process_time)
+    return statistics.median(timings) / number
+
+
+def _median_difference(
+    first: Callable[[], object], second: Callable[[], object], rounds: int = 80
+) -> float:
+    # Two large, nearly equal times: take the difference per paired round.
+    times = paired_rounds({"first": first, "second": second}, rounds)
+    return statistics.median(a - b for a, b in zip(times["first"], times["second"], strict=True))
 
 
 def breakdown() -> list[tuple[str, float]]:
@@ -176,8 +189,10 @@ def breakdown() -> list[tuple[str, float]]:
         ),
         (
             "store checks around load_config (load_runtime_config - load_config)",
-            _median_cpu(lambda: load_runtime_config(identity, root), 60)
-            - _median_cpu(lambda: load_config(identity=identity, store_root=root), 60),
+            _median_difference(
+                lambda: load_runtime_config(identity, root),
+                lambda: load_config(identity=identity, store_root=root),
+            ),
         ),
         (
             "secrets: materialise_secrets - SecretsApi.from_config_data(...)",

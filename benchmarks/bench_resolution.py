@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 import timeit
 
+from dependency_injector import providers
+
 from benchmarks._harness import EXAMPLE_IDENTITY, EXAMPLE_STORE, Row, format_seconds, spread
 from mxm.runtime import RuntimeContainer
 
@@ -29,6 +31,9 @@ PIECES: tuple[str, ...] = (
 )
 """Providers resolved by ``context()`` (``settings`` is not, for an explicit identity)."""
 
+_FLOOR = "dependency_injector_floor"
+
+
 _NUMBER = 200_000
 _ROUNDS = 7
 
@@ -38,14 +43,16 @@ def main() -> list[Row]:
     container = RuntimeContainer.from_identity(EXAMPLE_IDENTITY, store_root=EXAMPLE_STORE)
     container.context()
     pieces = {name: getattr(container, name)() for name in PIECES}
-    namespace = {"container": container, "pieces": pieces}
+    # The floor: dependency-injector's own compiled ThreadSafeSingleton, cached.
+    floor = providers.ThreadSafeSingleton(object)
+    pieces[_FLOOR] = floor()
+    namespace = {"container": container, "pieces": pieces, "floor": floor}
     rows: list[Row] = []
-    for name in PIECES:
-        provider_timer = timeit.Timer(
-            f"container.{name}()", globals=namespace, timer=time.process_time
-        )
+    for name in (*PIECES, _FLOOR):
+        statement = "floor()" if name == _FLOOR else f"container.{name}()"
+        provider_timer = timeit.Timer(statement, globals=namespace, timer=time.process_time)
         dict_timer = timeit.Timer(f"pieces[{name!r}]", globals=namespace, timer=time.process_time)
-        assert getattr(container, name)() is pieces[name]
+        assert (floor() if name == _FLOOR else getattr(container, name)()) is pieces[name]
         provider_times: list[float] = []
         dict_times: list[float] = []
         for index in range(_ROUNDS):
@@ -58,9 +65,14 @@ def main() -> list[Row]:
             provider_times.append(p)
             dict_times.append(d)
         median, low, high = spread([p / d for p, d in zip(provider_times, dict_times, strict=True)])
+        label = (
+            "resolution floor: a plain cached ThreadSafeSingleton() / dict lookup"
+            if name == _FLOOR
+            else f"resolution: cached container.{name}() / dict lookup"
+        )
         rows.append(
             Row(
-                name=f"resolution: cached container.{name}() / dict lookup",
+                name=label,
                 runtime=format_seconds(sorted(provider_times)[_ROUNDS // 2]),
                 baseline=format_seconds(sorted(dict_times)[_ROUNDS // 2]),
                 ratio=median,
