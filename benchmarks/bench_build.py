@@ -41,7 +41,7 @@ __all__ = ["baseline_build", "main", "run_overhead", "run_scaling"]
 _PATH_KEYS = ("data_root", "artifact_root", "export_root", "log_root")
 
 # Rounds per store size: enough for a stable median, within the 5-minute budget.
-_ROUNDS = {100: 30, 1_000: 10, 10_000: 4, 50_000: 3}
+_ROUNDS = {100: 30, 1_000: 12, 10_000: 8, 50_000: 5}
 
 
 def baseline_build(
