@@ -9,7 +9,7 @@ runtime metadata, and returns one :class:`RuntimeContext`.
 from mxm.types import RuntimeIdentity
 
 # First: imports dependency-injector without FastAPI/Starlette (see _provider).
-import mxm.runtime._provider  # noqa: F401  # isort: skip
+import mxm.runtime._provider  # noqa: F401  # isort: skip  # pyright: ignore[reportUnusedImport]
 from mxm.runtime.attestation import attest_runtime_identity
 from mxm.runtime.build import build_runtime_context
 from mxm.runtime.container import RuntimeContainer
