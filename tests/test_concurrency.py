@@ -250,7 +250,9 @@ def test_override_while_resolving_never_tears(store: Path, target: str) -> None:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in pool)
     assert problems == []
-    assert seen["dev"] > 0
+    # Every reader resolved at least once; which side each saw is timing.
+    assert sum(seen.values()) >= OVERRIDE_READERS
+    assert set(seen) <= {"dev", "prod"}
     print(f"\ncontexts seen by readers: {dict(seen)}")
     # After the last override ends the original objects are back.
     assert container.context() is original
