@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mxm.types import RuntimeIdentity
+
 from mxm.runtime.container import RuntimeContainer
 from mxm.runtime.context import RuntimeContext
-from mxm.types import RuntimeIdentity
 
 __all__ = ["build_runtime_context"]
 
