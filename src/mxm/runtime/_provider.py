@@ -23,6 +23,7 @@ A builder that raises caches nothing.
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.abc
 import sys
 import threading
@@ -36,10 +37,15 @@ _DEFERRED_TOP_LEVEL = frozenset({"fastapi", "starlette"})
 
 
 class _DeferWebFrameworks(importlib.abc.MetaPathFinder):
-    """Refuses FastAPI/Starlette while dependency-injector's wiring is first imported."""
+    """Refuses FastAPI/Starlette while dependency-injector's wiring is first imported.
+
+    Only imports made by the thread that installed the finder are refused, so
+    another thread importing FastAPI at that moment is not affected.
+    """
 
     def __init__(self, refused: frozenset[str]) -> None:
         self.refused = refused
+        self.owner = threading.get_ident()
 
     def find_spec(
         self,
@@ -47,6 +53,8 @@ class _DeferWebFrameworks(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> ModuleSpec | None:
+        if threading.get_ident() != self.owner:
+            return None
         if fullname.partition(".")[0] in self.refused:
             raise ModuleNotFoundError(f"{fullname} is deferred", name=fullname)
         return None
@@ -96,6 +104,17 @@ def _import_wiring_lightly() -> None:
         from dependency_injector import wiring
     finally:
         sys.meta_path.remove(finder)
+    if not (
+        hasattr(wiring, "MARKER_EXTRACTORS") and hasattr(wiring, "INSPECT_EXCLUSION_FILTERS")
+    ):
+        # A dependency-injector without these hooks: import its wiring as it
+        # is (with the frameworks) rather than lose FastAPI support.
+        del sys.modules["dependency_injector.wiring"]
+        import dependency_injector
+
+        delattr(dependency_injector, "wiring")
+        importlib.import_module("dependency_injector.wiring")
+        return
     if "fastapi" in deferred:
         wiring.MARKER_EXTRACTORS.append(_fastapi_depends_marker)
     if "starlette" in deferred:
