@@ -13,6 +13,7 @@ messages say which runtime and which store the bad configuration belongs to.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mxm.config import MXMConfig, make_view, to_config_data
 from mxm.secrets import SecretsApi
@@ -35,13 +36,12 @@ __all__ = [
 PATH_KEYS: tuple[str, ...] = ("data_root", "artifact_root", "export_root", "log_root")
 """The four required keys of ``mxm_paths``."""
 
-_HOST_SUBSTRATES = frozenset({"local-process", "wsl"})
-
-
-def _where(identity: RuntimeIdentity | None, store_root: Path | None) -> Path | None:
-    if identity is None or store_root is None:
-        return None
-    return store_root.expanduser() / "apps" / identity.app / "default.yaml"
+def _origin(identity: RuntimeIdentity | None, store_root: Path | None) -> dict[str, Any]:
+    """Error fields naming the runtime, the store and the app's default.yaml."""
+    where = None
+    if identity is not None and store_root is not None:
+        where = store_root.expanduser() / "apps" / identity.app / "default.yaml"
+    return {"identity": identity, "store_root": store_root, "file": where}
 
 
 def config_section(
@@ -66,18 +66,14 @@ def config_section(
         raise ConfigSectionError(
             f"Required configuration section {name!r} is missing",
             key=name,
-            identity=identity,
-            store_root=store_root,
-            file=_where(identity, store_root),
+            **_origin(identity, store_root),
             hint=f"add a '{name}:' mapping to default.yaml or a layer file of the app",
         ) from None
     except TypeError:
         raise ConfigValueError(
             f"Configuration section {name!r} must be a mapping",
             key=name,
-            identity=identity,
-            store_root=store_root,
-            file=_where(identity, store_root),
+            **_origin(identity, store_root),
             hint=f"make '{name}:' a YAML mapping of keys to values",
         ) from None
 
@@ -107,18 +103,14 @@ def materialise_secrets(
         raise ConfigValueError(
             f"mxm_secrets has the wrong shape: {exc}",
             key="mxm_secrets",
-            identity=identity,
-            store_root=store_root,
-            file=_where(identity, store_root),
+            **_origin(identity, store_root),
             hint="mxm_secrets needs mappings 'stores', 'refs' and 'policies' (see the README)",
         ) from None
     except ValueError as exc:
         raise SecretsConfigError(
             f"mxm_secrets is invalid: {exc}",
             key="mxm_secrets",
-            identity=identity,
-            store_root=store_root,
-            file=_where(identity, store_root),
+            **_origin(identity, store_root),
             hint=(
                 "store, ref, policy and principal names must match ^[a-z][a-z0-9_]*$; "
                 "names must be unique; paths relative and non-empty"
@@ -151,9 +143,7 @@ def materialise_paths(
             raise ConfigSectionError(
                 f"Required configuration key {full_key!r} is missing",
                 key=full_key,
-                identity=identity,
-                store_root=store_root,
-                file=_where(identity, store_root),
+                **_origin(identity, store_root),
                 hint=f"add '{key}: <directory>' under mxm_paths",
             )
         value = data[key]
@@ -161,18 +151,14 @@ def materialise_paths(
             raise ConfigValueError(
                 f"Expected {full_key!r} to be a string, got {type(value).__name__}",
                 key=full_key,
-                identity=identity,
-                store_root=store_root,
-                file=_where(identity, store_root),
+                **_origin(identity, store_root),
                 hint=f"set {full_key} to a directory path string",
             )
         if not value.strip():
             raise ConfigValueError(
                 f"Expected {full_key!r} to be a non-empty path",
                 key=full_key,
-                identity=identity,
-                store_root=store_root,
-                file=_where(identity, store_root),
+                **_origin(identity, store_root),
                 hint=f"set {full_key} to a directory path string",
             )
         values[key] = Path(value).expanduser()
@@ -237,7 +223,7 @@ def materialise_metadata(
     elif discovery is not None:
         is_container = discovery.substrate.is_container
     else:
-        is_container = substrate not in _HOST_SUBSTRATES
+        is_container = substrate not in HOST_SUBSTRATES
     if discovery is None:
         return RuntimeMetadata(substrate=substrate, is_container=is_container)
     return RuntimeMetadata(
