@@ -221,6 +221,8 @@ def load_runtime_config(
             **context,
         ) from None
     except (OSError, UnicodeError) as exc:
+        for layer in LAYER_NAMES:  # name the file: find the one that cannot be read
+            _check_layer_content(app_dir / f"{layer}.yaml", context)
         filename = getattr(exc, "filename", None)
         raise ConfigFileError(
             f"Configuration file cannot be read: {type(exc).__name__}: "
@@ -242,10 +244,11 @@ def load_runtime_config(
 
 
 def _check_layer_file(path: Path, context: dict[str, Any]) -> None:
-    """Refuse a layer file that is not a readable regular UTF-8 file.
+    """Refuse a layer path that is not a regular file.
 
-    Done before mxm-config opens it, so a FIFO or device never blocks the
-    load and the error names the file.
+    Done (with one ``stat``) before mxm-config opens it, so a FIFO or device
+    never blocks the load and the error names the file. Contents are checked
+    only when loading fails (:func:`_check_layer_content`).
     """
     if not path.exists():
         return
@@ -257,6 +260,12 @@ def _check_layer_file(path: Path, context: dict[str, Any]) -> None:
             hint=f"replace {path} with a YAML file (or remove it if the layer is unused)",
             **context,
         )
+
+
+def _check_layer_content(path: Path, context: dict[str, Any]) -> None:
+    """Raise a ConfigFileError naming ``path`` if it cannot be read as UTF-8 text."""
+    if not path.is_file():
+        return
     try:
         data = path.read_bytes()
     except OSError as exc:
