@@ -10,11 +10,13 @@ an *unreadable* ``/proc`` file is simulated by making its path a directory
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from mxm.types import RuntimeIdentity
 
+from mxm.runtime import discovery
 from mxm.runtime.context import RuntimeMetadata
 from mxm.runtime.discovery import (
     CONTAINER_SUBSTRATES,
@@ -525,3 +527,29 @@ def test_overrides_can_be_ignored_for_attestation(tmp_path: Path) -> None:
         environ={"MXM_MACHINE": "bridge"}, hostname="abc", use_overrides=False
     )
     assert (machine.source, machine.machine) == ("hostname", "abc")
+
+
+def test_real_filesystem_probes_run_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Path] = []
+    real_probe = discovery._probe_substrate
+
+    def counting_probe(
+        root: Path, env: Mapping[str, str], marker: Path | None, use_overrides: bool
+    ) -> discovery.SubstrateEvidence:
+        calls.append(root)
+        return real_probe(root, env, marker, use_overrides)
+
+    monkeypatch.setattr(discovery, "_probe_substrate", counting_probe)
+    monkeypatch.setattr(discovery, "_REAL_ROOT_EVIDENCE", {})
+    env = {"PATH": "/usr/bin"}
+    first = discovery.discover_substrate_evidence(environ=env)
+    assert discovery.discover_substrate_evidence(environ=env) is first
+    assert calls == [Path("/")]
+    # A variable the probes read is part of the key: a new value probes again.
+    forced = discovery.discover_substrate_evidence(environ={**env, "MXM_SUBSTRATE": "wsl"})
+    assert forced.substrate == "wsl"
+    assert len(calls) == 2
+    # Fixture roots are never cached.
+    discovery.discover_substrate_evidence(root=Path("/nonexistent-root"), environ=env)
+    discovery.discover_substrate_evidence(root=Path("/nonexistent-root"), environ=env)
+    assert calls[2:] == [Path("/nonexistent-root")] * 2

@@ -243,6 +243,11 @@ class RuntimeDiscovery:
     orchestrators: tuple[str, ...] = field(default=())
 
 
+_REAL_ROOT = Path("/")
+_REAL_ROOT_EVIDENCE: dict[tuple[object, ...], SubstrateEvidence] = {}
+"""Substrate evidence of this process's real filesystem, per pid and env values."""
+
+
 # -- safe readers ------------------------------------------------------------
 
 
@@ -361,8 +366,38 @@ def discover_substrate_evidence(
     ------
     Nothing
         Unreadable files are recorded in ``notes``.
+
+    Notes
+    -----
+    Probes of the real filesystem (``root`` is ``/`` and no
+    ``dockerenv_path``) run once per process: the result is kept per process
+    id and per value of the environment variables the probes read, so a
+    context build does not re-read ``/proc`` every time. Probes of any other
+    root always run.
     """
     env = _environ(environ)
+    if root != _REAL_ROOT or dockerenv_path is not None:
+        return _probe_substrate(root, env, dockerenv_path, use_overrides)
+    key = (
+        os.getpid(),
+        use_overrides,
+        env.get("MXM_SUBSTRATE", "") if use_overrides else "",
+        env.get("KUBERNETES_SERVICE_HOST", ""),
+        env.get("container", ""),
+    )
+    found = _REAL_ROOT_EVIDENCE.get(key)
+    if found is None:
+        found = _probe_substrate(root, env, dockerenv_path, use_overrides)
+        _REAL_ROOT_EVIDENCE[key] = found
+    return found
+
+
+def _probe_substrate(
+    root: Path,
+    env: Mapping[str, str],
+    dockerenv_path: Path | None,
+    use_overrides: bool,
+) -> SubstrateEvidence:
     notes: list[str] = []
     checked: list[str] = []
 
