@@ -16,18 +16,13 @@ from dependency_injector import providers
 
 from benchmarks._harness import EXAMPLE_IDENTITY, EXAMPLE_STORE, Row, format_seconds, spread
 from mxm.runtime import RuntimeContainer
+from mxm.runtime.container import PROVIDER_NAMES
 
 __all__ = ["PIECES", "main"]
 
 PIECES: tuple[str, ...] = (
     "context",
-    "identity",
-    "store_root",
-    "config",
-    "secrets",
-    "db_configs",
-    "paths",
-    "runtime",
+    *(name for name in PROVIDER_NAMES if name not in {"settings", "context"}),
 )
 """Providers resolved by ``context()`` (``settings`` is not, for an explicit identity)."""
 
