@@ -315,3 +315,19 @@ def test_failed_build_leaves_no_partial_context_and_recovers(store: Path) -> Non
     ctx = build_runtime_context(identity=example_identity(), store_root=store)
     assert ctx.paths is not None
     assert ctx.paths.log_root.name == "logs"
+
+
+def test_context_repr_never_prints_config_values(store: Path) -> None:
+    default = app_dir(store) / "default.yaml"
+    default.write_text(default.read_text() + "\nlegacy:\n  smtp_password: hunter2-canary\n")
+    ctx = build_runtime_context(identity=example_identity(), store_root=store)
+    assert ctx.config.legacy.smtp_password == "hunter2-canary"
+    text = repr(ctx)
+    assert "hunter2-canary" not in text
+    keys = "app, storage, mxm_paths, mxm_secrets, mxm_databases, legacy"
+    assert f"config=<config keys: {keys}>" in text
+    assert "secrets: databento_api_key, operational_db_password, slack_webhook" in text
+    assert "substrate='local-process'" in text
+    hand_built = RuntimeContext(identity=example_identity(), config=ctx.config)
+    assert "secrets=None" in repr(hand_built)
+    assert "hunter2-canary" not in repr(hand_built)

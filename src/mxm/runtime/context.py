@@ -8,8 +8,10 @@ views, the materialised paths and metadata about the process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mxm.config import MXMConfig
 from mxm.secrets import SecretsApi
@@ -74,3 +76,30 @@ class RuntimeContext:
     db_configs: DatabaseViews | None = None
     paths: RuntimePaths | None = None
     runtime: RuntimeMetadata | None = None
+
+    def __repr__(self) -> str:
+        """A short summary that never prints configuration values.
+
+        The configuration is shown as its top-level keys and the SecretsApi
+        as its secret *names*, so a context in a log line or a traceback
+        cannot leak a value someone put directly into the configuration.
+        """
+        config = "<config>"
+        if isinstance(self.config, Mapping):
+            keys = [str(key) for key in cast(Mapping[object, object], self.config)]
+            config = f"<config keys: {', '.join(keys)}>"
+        secrets: str = "None"
+        if self.secrets is not None:
+            registry = getattr(self.secrets, "secret_ref_registry", None)
+            names = registry.names() if registry is not None else ()
+            secrets = f"{type(self.secrets).__name__}(secrets: {', '.join(names)})"
+        runtime = "None"
+        if self.runtime is not None:
+            runtime = (
+                f"RuntimeMetadata(substrate={self.runtime.substrate!r}, "
+                f"is_container={self.runtime.is_container!r})"
+            )
+        return (
+            f"RuntimeContext(identity={self.identity!r}, config={config}, secrets={secrets}, "
+            f"db_configs={self.db_configs!r}, paths={self.paths!r}, runtime={runtime})"
+        )
