@@ -122,12 +122,15 @@ def _settings_container(store: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return RuntimeContainer()
 
 
-def test_64_threads_resolve_context_once(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [32, THREADS])
+def test_threads_resolve_context_once(
+    store: Path, monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
     container = _settings_container(store, monkeypatch)
     counts = count_builds(container, PROVIDER_NAMES)
-    results, errors = run_threads(THREADS, container.context)
+    results, errors = run_threads(threads, container.context)
     assert errors == []
-    assert len(results) == THREADS
+    assert len(results) == threads
     assert all(ctx is results[0] for ctx in results)
     assert dict(counts) == dict.fromkeys(PROVIDER_NAMES, 1)
     ctx = results[0]

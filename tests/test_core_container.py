@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -345,48 +344,4 @@ def test_example_entry_point_runs_and_is_overridable() -> None:
         container.unwire()
 
 
-# -- concurrency --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("threads", [32])
-def test_concurrent_first_resolution_builds_once(store: Path, threads: int) -> None:
-    container = RuntimeContainer.from_identity(IDENTITY, store_root=store)
-    counts = {"config": 0, "context": 0}
-    real_config = container.config.builder
-    real_context = container.context.builder
-    assert real_config is not None and real_context is not None
-
-    def counting_config(**kwargs: Any) -> MXMConfig:
-        counts["config"] += 1
-        return real_config(**kwargs)
-
-    def counting_context(**kwargs: Any) -> RuntimeContext:
-        counts["context"] += 1
-        return real_context(**kwargs)
-
-    container.config.rebind(counting_config, **container.config.kwargs)
-    container.context.rebind(counting_context, **container.context.kwargs)
-    barrier = threading.Barrier(threads)
-    results: list[RuntimeContext] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            barrier.wait(timeout=30)
-            ctx = container.context()
-            with lock:
-                results.append(ctx)
-        except BaseException as exc:  # pragma: no cover - reported below
-            with lock:
-                errors.append(exc)
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(timeout=60)
-    assert errors == []
-    assert len(results) == threads
-    assert counts == {"config": 1, "context": 1}
-    assert all(ctx is results[0] for ctx in results)
+# Concurrency (32 and 64 threads building once) is in tests/test_concurrency.py.
