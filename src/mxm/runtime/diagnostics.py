@@ -300,6 +300,18 @@ def inspect_layers(identity: RuntimeIdentity, store_root: Path) -> tuple[LayerIn
 
 
 def _inspect_layer(layer: str, path: Path, selector: str | None) -> LayerInfo:
+    def unusable(problem: str, fix: str, selectors: tuple[str, ...] = ()) -> LayerInfo:
+        return LayerInfo(
+            layer,
+            path,
+            found=True,
+            selector=selector,
+            used=False,
+            problem=problem,
+            fix=fix,
+            selectors=selectors,
+        )
+
     if not path.is_file():
         if selector is None:
             return LayerInfo(
@@ -316,68 +328,38 @@ def _inspect_layer(layer: str, path: Path, selector: str | None) -> LayerInfo:
         text = path.read_text(encoding="utf-8")
         data: object = yaml.safe_load(text)
     except OSError as exc:
-        return LayerInfo(
-            layer,
-            path,
-            found=True,
-            selector=selector,
-            used=False,
-            problem=f"cannot be read ({exc.strerror or type(exc).__name__})",
-            fix="make the store files readable by this process",
+        return unusable(
+            f"cannot be read ({exc.strerror or type(exc).__name__})",
+            "make the store files readable by this process",
         )
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        return LayerInfo(
-            layer,
-            path,
-            found=True,
-            selector=selector,
-            used=False,
-            problem=f"is not valid YAML{where}",
-            fix=f"fix the YAML syntax of {path}{where}",
-        )
+        return unusable(f"is not valid YAML{where}", f"fix the YAML syntax of {path}{where}")
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return LayerInfo(
-            layer,
-            path,
-            found=True,
-            selector=selector,
-            used=False,
-            problem=f"top level is a {type(data).__name__}, not a mapping",
-            fix=f"make the top level of {path} a YAML mapping",
+        return unusable(
+            f"top level is a {type(data).__name__}, not a mapping",
+            f"make the top level of {path} a YAML mapping",
         )
     keys = tuple(str(k) for k in data)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     if selector is None:
         return LayerInfo(layer, path, found=True, selector=None, used=True, selectors=keys)
     if selector not in keys:
         offered = ", ".join(keys) if keys else "none"
-        return LayerInfo(
-            layer,
-            path,
-            found=True,
-            selector=selector,
-            used=False,
-            problem=f"has no block for {layer} {selector!r} (it has: {offered})",
-            fix=(
-                f"add a top-level '{selector}:' block to {path}, or use one of the "
-                f"{layer} values it has ({offered})"
-            ),
-            selectors=keys,
+        return unusable(
+            f"has no block for {layer} {selector!r} (it has: {offered})",
+            f"add a top-level '{selector}:' block to {path}, or use one of the "
+            f"{layer} values it has ({offered})",
+            keys,
         )
     block: object = data[selector]  # pyright: ignore[reportUnknownVariableType]
     if block is not None and not isinstance(block, dict):
-        return LayerInfo(
-            layer,
-            path,
-            found=True,
-            selector=selector,
-            used=False,
-            problem=f"block {selector!r} is a {_type_name(block)}, not a mapping",  # pyright: ignore[reportUnknownArgumentType]
-            fix=f"make '{selector}:' in {path} a mapping (use {{}} for an empty block)",
-            selectors=keys,
+        return unusable(
+            f"block {selector!r} is a {_type_name(block)}, not a mapping",  # pyright: ignore[reportUnknownArgumentType]
+            f"make '{selector}:' in {path} a mapping (use {{}} for an empty block)",
+            keys,
         )
     return LayerInfo(layer, path, found=True, selector=selector, used=True, selectors=keys)
 
