@@ -620,14 +620,9 @@ def discover_machine(
     ------
     Nothing
     """
-    env = _environ(environ)
-    explicit = env.get("MXM_MACHINE", "") if use_overrides else ""
-    if explicit:
-        return explicit
-    node = env.get("MXM_NODE_NAME", "")
-    if node:
-        return normalise_hostname(node)
-    return normalise_hostname(socket.gethostname() if hostname is None else hostname)
+    return discover_machine_evidence(
+        environ=environ, hostname=hostname, use_overrides=use_overrides
+    ).machine
 
 
 # -- hints and the whole picture ----------------------------------------------
