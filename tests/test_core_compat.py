@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import shutil
 from pathlib import Path
@@ -331,3 +332,17 @@ def test_context_repr_never_prints_config_values(store: Path) -> None:
     hand_built = RuntimeContext(identity=example_identity(), config=ctx.config)
     assert "secrets=None" in repr(hand_built)
     assert "hunter2-canary" not in repr(hand_built)
+
+
+def test_show_context_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "show_context.py"
+    spec = importlib.util.spec_from_file_location("mxm_example_show_context", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--environment", "prod", "--machine", "monolith"]) == 0
+    out = capsys.readouterr().out
+    assert "paths.data_root      /srv/mxm/mxm-moneymachine/prod/data" in out
+    assert "postgresql://mxm_prod_app@db.prod.internal:5432/mxm_prod" in out
+    assert "runtime    substrate=local-process is_container=False" in out
