@@ -19,6 +19,16 @@ from ..service import DATABASE, SIGNING_SECRET
 
 SIGNING_KEY = "k-test-signing-1"
 
+DATABASE_VIEW: dict[str, Any] = {
+    "driver": "postgresql",
+    "host": "db.internal",
+    "port": 5432,
+    "name": "ops",
+    "user": "ops_app",
+    "password_ref": "database_password",
+}
+"""The service's database view, as configured (and as ``/database`` must answer it)."""
+
 
 def service_config(runtime_root: Path, **changes: Any) -> dict[str, Any]:
     """The service's configuration under ``runtime_root``, with ``changes`` set (pure)."""
@@ -35,16 +45,7 @@ def service_config(runtime_root: Path, **changes: Any) -> dict[str, Any]:
             },
             "policies": {"notifications": {"allowed_principals": [TEST_PRINCIPAL]}},
         },
-        mxm_databases={
-            DATABASE: {
-                "driver": "postgresql",
-                "host": "db.internal",
-                "port": 5432,
-                "name": "ops",
-                "user": "ops_app",
-                "password_ref": "database_password",
-            }
-        },
+        mxm_databases={DATABASE: dict(DATABASE_VIEW)},
     )
     for section, value in changes.items():
         config[section] = value

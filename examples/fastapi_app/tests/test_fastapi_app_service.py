@@ -24,7 +24,7 @@ from mxm.runtime import ConfigSectionError, RuntimeContainer, RuntimeIdentity
 from mxm.runtime.testing import override_runtime, static_secrets_from_config, write_config_store
 
 from ..service import DATABASE, SIGNING_SECRET, create_app, signature_of
-from .conftest import SIGNING_KEY, service_config
+from .conftest import DATABASE_VIEW, SIGNING_KEY, service_config
 
 
 def _get(client: TestClient, url: str) -> httpx.Response:
@@ -58,15 +58,7 @@ def test_storage_reads_the_paths(client: TestClient, tmp_path: Path) -> None:
 
 def test_database_reads_the_view_but_never_a_password(client: TestClient) -> None:
     response = _get(client, "/database")
-    assert response.json() == {
-        "view": DATABASE,
-        "driver": "postgresql",
-        "host": "db.internal",
-        "port": 5432,
-        "name": "ops",
-        "user": "ops_app",
-        "password_ref": "database_password",
-    }
+    assert response.json() == {"view": DATABASE, **DATABASE_VIEW}
 
 
 def test_sign_uses_the_secret(client: TestClient) -> None:

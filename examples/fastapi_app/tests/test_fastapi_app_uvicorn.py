@@ -26,7 +26,7 @@ from mxm.runtime import RuntimeContainer, RuntimeIdentity
 from mxm.runtime.fastapi import STATE_ATTRIBUTE
 
 from ..service import DATABASE, create_app, signature_of
-from .conftest import SIGNING_KEY
+from .conftest import DATABASE_VIEW, SIGNING_KEY
 
 CLIENTS = 16
 ROUNDS = 480  # x 5 endpoints = 2,400 requests
@@ -78,15 +78,7 @@ def _expected(identity: RuntimeIdentity, paths: dict[str, str]) -> dict[str, Any
     return {
         "/whoami": {"app": identity.app, "environment": "test", "role": identity.role},
         "/storage": paths,
-        "/database": {
-            "view": DATABASE,
-            "driver": "postgresql",
-            "host": "db.internal",
-            "port": 5432,
-            "name": "ops",
-            "user": "ops_app",
-            "password_ref": "database_password",
-        },
+        "/database": {"view": DATABASE, **DATABASE_VIEW},
         "/health/live": {"status": "alive"},
     }
 
